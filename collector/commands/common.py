@@ -1,0 +1,60 @@
+"""Helpers shared by the sub-commands: settings + logging from arguments, site selection."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from collector.config import Settings, load_settings
+from collector.errors import UsageError
+from collector.log import configure_logging, register_secret
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load the configuration and configure logging for a command invocation."""
+    settings = load_settings(getattr(args, "config", None))
+    configure_logging(
+        getattr(args, "log_level", None) or settings.log.level,
+        getattr(args, "log_format", None) or settings.log.format,
+    )
+    for secret in (settings.tesla.client_secret, settings.tesla.access_token,
+                   settings.tesla.refresh_token, settings.influx.token):
+        register_secret(secret.value)
+    return settings
+
+
+def add_site_argument(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    kwargs: dict[str, Any] = {"type": _site_id, "metavar": "ID"}
+    if many:
+        parser.add_argument("--site", action="append", dest="sites", help="energy_site_id "
+                            "(repeatable; default: every site the token sees)", **kwargs)
+    else:
+        parser.add_argument("--site", help="energy_site_id (optional when the token sees "
+                            "exactly one site)", **kwargs)
+
+
+def _site_id(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a numeric energy_site_id")
+    return int(text)
+
+
+def discover_site_ids(client: Any, settings: Settings) -> list[int]:
+    """Configured site ids, else every energy site from ``products``."""
+    if settings.tesla.site_ids:
+        return list(settings.tesla.site_ids)
+    return [int(p["energy_site_id"]) for p in client.products()]
+
+
+def resolve_site(client: Any, settings: Settings, site: int | None) -> int:
+    """The one site a command acts on: ``--site`` or the only visible site."""
+    if site is not None:
+        return site
+    ids = discover_site_ids(client, settings)
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise UsageError("the token sees no energy site; check the account and its scopes")
+    raise UsageError(
+        f"the token sees {len(ids)} energy sites ({', '.join(map(str, ids))}); pick one with --site"
+    )

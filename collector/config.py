@@ -1,0 +1,364 @@
+"""Typed configuration: defaults, then a TOML file, then environment variables.
+
+One declarative table (``SPECS``) names every setting once: its TOML section and key, its
+environment variable, its type, default and check. ``load_settings`` reads them into frozen
+dataclasses; every invalid value raises ``ConfigError`` with one line naming the key, what is
+wrong and how to fix it. Nothing here touches the network. Secrets are held as ``Secret`` so
+they never print.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from collector.errors import ConfigError
+
+NA_API_URL = "https://fleet-api.prd.na.vn.cloud.tesla.com"
+EU_API_URL = "https://fleet-api.prd.eu.vn.cloud.tesla.com"
+CN_API_URL = "https://fleet-api.prd.cn.vn.cloud.tesla.cn"
+REGION_API_URLS = {"na": NA_API_URL, "eu": EU_API_URL, "cn": CN_API_URL}
+FLEET_AUTH_URL = "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token"
+
+
+class Secret(str):
+    """A string that shows as ``'***'`` in repr/str-formatting of containers and logs.
+
+    ``.value`` gives the real text; ``str(secret)`` is deliberately masked.
+    """
+
+    def __new__(cls, value: str) -> Secret:
+        obj = super().__new__(cls, "***" if value else "")
+        obj._value = value
+        return obj
+
+    @property
+    def value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class TeslaSettings:
+    api_url: str = NA_API_URL
+    auth_url: str = FLEET_AUTH_URL
+    client_id: str = ""
+    client_secret: Secret = field(default_factory=lambda: Secret(""))
+    access_token: Secret = field(default_factory=lambda: Secret(""))
+    refresh_token: Secret = field(default_factory=lambda: Secret(""))
+    token_file: Path | None = None
+    site_ids: tuple[int, ...] = ()
+    time_zone: str = ""
+    timeout_seconds: float = 30.0
+    max_retries: int = 4
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    url: str = "http://localhost:8086"
+    token: Secret = field(default_factory=lambda: Secret(""))
+    org: str = "tesla"
+    bucket: str = "tesla"
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class IntervalSettings:
+    live_seconds: float = 10.0
+    site_info_seconds: float = 300.0
+    history_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    state_dir: Path = Path("./state")
+    spool_max_mb: float = 512.0
+    health_port: int = 0
+
+
+@dataclass(frozen=True)
+class BackfillSettings:
+    concurrency: int = 4
+    requests_per_second: float = 5.0
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Settings:
+    tesla: TeslaSettings = field(default_factory=TeslaSettings)
+    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    intervals: IntervalSettings = field(default_factory=IntervalSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
+    backfill: BackfillSettings = field(default_factory=BackfillSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    source_file: Path | None = None
+
+    @property
+    def token_file(self) -> Path:
+        """Where rotated tokens live: ``tesla.token_file`` or ``tokens.json`` in the state dir."""
+        return self.tesla.token_file or self.collector.state_dir / "tokens.json"
+
+
+# --- value parsers: each returns the typed value or raises ValueError("problem; fix") ---
+
+
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("must be a string")
+    return raw.strip()
+
+
+def _secret(raw: Any) -> Secret:
+    return Secret(_text(raw))
+
+
+def _url(raw: Any) -> str:
+    text = _text(raw).rstrip("/")
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("is not an http(s) URL; write it like https://host[:port]")
+    return text
+
+
+def _api_url(raw: Any) -> str:
+    text = _text(raw).lower() if isinstance(raw, str) else raw
+    if text in REGION_API_URLS:
+        return REGION_API_URLS[text]
+    return _url(raw)
+
+
+def _positive_float(raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("must be a number greater than 0")
+    return value
+
+
+def _interval(raw: Any) -> float:
+    value = _positive_float(raw)
+    if value < 1:
+        raise ValueError("must be at least 1 second")
+    return value
+
+
+def _count(minimum: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValueError("is not a whole number")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValueError("is not a whole number") from None
+        if value < minimum:
+            raise ValueError(f"must be {minimum} or more")
+        return value
+
+    return parse
+
+
+def _port(raw: Any) -> int:
+    value = _count(0)(raw)
+    if value > 65535:
+        raise ValueError("must be a TCP port 0-65535 (0 turns the HTTP endpoint off)")
+    return value
+
+
+def _path(raw: Any) -> Path:
+    text = _text(raw)
+    if not text:
+        raise ValueError("must not be empty")
+    return Path(text).expanduser()
+
+
+def _optional_path(raw: Any) -> Path | None:
+    text = _text(raw)
+    return Path(text).expanduser() if text else None
+
+
+def _site_ids(raw: Any) -> tuple[int, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    ids = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        if not text.isdigit():
+            raise ValueError(f"has {text!r}, which is not a numeric energy_site_id")
+        ids.append(int(text))
+    return tuple(ids)
+
+
+def _time_zone(raw: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _text(raw)
+    if text:
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone name such as America/Los_Angeles") from None
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = _text(raw).lower()
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: where it lives in TOML and the environment, and how it is parsed."""
+
+    section: str
+    key: str
+    env: str | None
+    parse: Callable[[Any], Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("tesla", "api_url", "TESLA_API_URL", _api_url),
+    Spec("tesla", "auth_url", "TESLA_AUTH_URL", _url),
+    Spec("tesla", "client_id", "TESLA_CLIENT_ID", _text),
+    Spec("tesla", "client_secret", "TESLA_CLIENT_SECRET", _secret),
+    Spec("tesla", "access_token", "TESLA_ACCESS_TOKEN", _secret),
+    Spec("tesla", "refresh_token", "TESLA_REFRESH_TOKEN", _secret),
+    Spec("tesla", "token_file", "TESLA_TOKEN_FILE", _optional_path),
+    Spec("tesla", "site_ids", "TESLA_SITE_IDS", _site_ids),
+    Spec("tesla", "time_zone", "TESLA_TIME_ZONE", _time_zone),
+    Spec("tesla", "timeout_seconds", "TESLA_TIMEOUT_SECONDS", _positive_float),
+    Spec("tesla", "max_retries", "TESLA_MAX_RETRIES", _count(0)),
+    Spec("influx", "url", "INFLUX_URL", _url),
+    Spec("influx", "token", "INFLUX_TOKEN", _secret),
+    Spec("influx", "org", "INFLUX_ORG", _text),
+    Spec("influx", "bucket", "INFLUX_BUCKET", _text),
+    Spec("influx", "timeout_seconds", "INFLUX_TIMEOUT_SECONDS", _positive_float),
+    Spec("intervals", "live_seconds", "COLLECTOR_LIVE_INTERVAL", _interval),
+    Spec("intervals", "site_info_seconds", "COLLECTOR_SITE_INFO_INTERVAL", _interval),
+    Spec("intervals", "history_seconds", "COLLECTOR_HISTORY_INTERVAL", _interval),
+    Spec("collector", "state_dir", "COLLECTOR_STATE_DIR", _path),
+    Spec("collector", "spool_max_mb", "COLLECTOR_SPOOL_MAX_MB", _positive_float),
+    Spec("collector", "health_port", "COLLECTOR_HEALTH_PORT", _port),
+    Spec("backfill", "concurrency", "COLLECTOR_BACKFILL_CONCURRENCY", _count(1)),
+    Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),
+    Spec("log", "level", "COLLECTOR_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
+    Spec("log", "format", "COLLECTOR_LOG_FORMAT", _choice("auto", "json", "console")),
+)
+
+_SECTION_TYPES = {
+    "tesla": TeslaSettings,
+    "influx": InfluxSettings,
+    "intervals": IntervalSettings,
+    "collector": CollectorSettings,
+    "backfill": BackfillSettings,
+    "log": LogSettings,
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing --config") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _check_unknown_keys(data: Mapping[str, Any], path: Path) -> None:
+    known = {(s.section, s.key) for s in SPECS}
+    for section, values in data.items():
+        if section not in _SECTION_TYPES:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; valid sections: {', '.join(_SECTION_TYPES)}"
+            )
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: {section} must be a [{section}] table")
+        for key in values:
+            if (section, key) not in known:
+                raise ConfigError(
+                    f"{path}: unknown key {section}.{key}; see config/collector.example.toml"
+                )
+
+
+def _parse(spec: Spec, raw: Any, origin: str) -> Any:
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        shown = "<hidden>" if spec.parse is _secret else repr(raw)
+        raise ConfigError(f"{spec.name} ({origin}) = {shown} {exc}") from None
+
+
+def load_settings(
+    config_path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build ``Settings`` from defaults, the TOML file and the environment (in that order)."""
+    env = os.environ if environ is None else environ
+    path_text = config_path or env.get("COLLECTOR_CONFIG") or ""
+    path = Path(path_text).expanduser() if path_text else None
+    data = _read_toml(path) if path else {}
+    if path:
+        _check_unknown_keys(data, path)
+    values: dict[str, dict[str, Any]] = {section: {} for section in _SECTION_TYPES}
+    for spec in SPECS:
+        if spec.env and env.get(spec.env, "") != "":
+            values[spec.section][spec.key] = _parse(spec, env[spec.env], f"env {spec.env}")
+        elif spec.key in data.get(spec.section, {}):
+            raw = data[spec.section][spec.key]
+            values[spec.section][spec.key] = _parse(spec, raw, str(path))
+    sections = {name: cls(**values[name]) for name, cls in _SECTION_TYPES.items()}
+    settings = Settings(**sections, source_file=path)
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    tesla = settings.tesla
+    if tesla.refresh_token and not tesla.client_id:
+        raise ConfigError(
+            "tesla.client_id is empty but a refresh token is set; set TESLA_CLIENT_ID to the "
+            "client id of your Fleet API application so tokens can be refreshed"
+        )
+
+
+def describe_sources(settings: Settings) -> list[str]:
+    """Human-readable lines for ``check-config``: every setting and its effective value."""
+    lines = []
+    for spec in SPECS:
+        value = getattr(getattr(settings, spec.section), spec.key)
+        if isinstance(value, Secret):
+            shown = "(set)" if value else "(not set)"
+        elif isinstance(value, tuple):
+            shown = ",".join(map(str, value)) or "(discover)"
+        else:
+            shown = str(value) if value not in ("", None) else "(not set)"
+        lines.append(f"{spec.name:32} {shown}")
+    return lines

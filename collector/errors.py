@@ -1,0 +1,65 @@
+"""Error types, named by what the caller should do next.
+
+Every expected failure of the product is one of these; the CLI turns them into one line and
+an exit code (``ConfigError``/``UsageError`` -> 2, the rest -> 1). Messages must never contain
+secrets: build them from names and statuses, never from headers or token values.
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base of all expected failures; ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class UsageError(CollectorError):
+    """Bad command-line arguments or input files: fix the input and run again."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Invalid configuration: the message names the key, the problem and the fix."""
+
+
+class ApiError(CollectorError):
+    """A Fleet API request failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+
+
+class AuthRequired(ApiError):
+    """Credentials are missing, expired beyond refresh, or revoked: stop and re-authenticate."""
+
+
+class RateLimited(ApiError):
+    """HTTP 429: wait ``retry_after`` seconds before the next request to this API."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class TransientError(ApiError):
+    """5xx, timeout or connection failure: retry later; nothing is wrong with the request."""
+
+
+class InvalidResponse(ApiError):
+    """The API answered with something we cannot use (bad JSON, wrong shape): drop and log."""
+
+
+class NotFound(ApiError):
+    """404: the site or endpoint does not exist for this token (stale or wrong site id)."""
+
+
+class RequestRejected(ApiError):
+    """4xx other than the above (400, 402, 403, 412, 421...): the request itself is wrong."""
+
+
+class SinkError(CollectorError):
+    """InfluxDB could not be written and the spool could not take the points either."""

@@ -1,0 +1,383 @@
+"""The Fleet API client: the one request chokepoint and one thin method per endpoint.
+
+``FleetClient.request`` owns the base URL, bearer token (and its refresh on 401), timeouts,
+envelope unwrapping, the mapping from HTTP status to typed errors, bounded retries with
+jittered backoff, ``Retry-After`` handling, the shared rate limiter and request metrics. The
+endpoint methods only build paths, parameters and bodies. Nothing here knows about pandas or
+InfluxDB.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from collector.errors import (
+    ApiError,
+    AuthRequired,
+    InvalidResponse,
+    NotFound,
+    RateLimited,
+    RequestRejected,
+    TransientError,
+)
+from collector.log import get_logger
+from collector.source.metrics import RequestMetrics
+from collector.source.ratelimit import RateLimiter
+from collector.source.tokens import REAUTH_HINT, TokenManager
+
+log = get_logger(__name__)
+
+DEFAULT_RETRY_AFTER = 10.0
+TRANSIENT_STATUSES = frozenset({408, 424, 500, 502, 503, 504})
+Json = Any
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return DEFAULT_RETRY_AFTER
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The API's ``error`` field (short), never the whole body or any header."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        error = body.get("error") or body.get("error_description") or ""
+        return str(error)[:120]
+    return ""
+
+
+def _fmt_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("history start/end must be time-zone aware datetimes")
+    return value.isoformat(timespec="seconds")
+
+
+class FleetClient:
+    """Synchronous, thread-safe Fleet API client (one per process, shared by jobs)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenManager,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        max_retry_wait: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        metrics: RequestMetrics | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.metrics = metrics or RequestMetrics()
+        self.limiter = limiter
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "tesla-energy-collector"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FleetClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- the chokepoint -------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+    ) -> Json:
+        """Send one logical request (with retries) and return the unwrapped ``response``.
+
+        Transient failures and 429s are retried up to ``max_retries`` times; a 429 whose
+        ``Retry-After`` exceeds ``max_retry_wait`` is raised at once as ``RateLimited`` so the
+        caller (a scheduled job) can reschedule instead of blocking.
+        """
+        retries = self.max_retries if max_retries is None else max_retries
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        auth_retried = False
+        attempt = 0
+        while True:
+            try:
+                return self._send_once(method, path, endpoint, clean, body, attempt > 0)
+            except _TokenRejected as rejected:
+                if auth_retried:
+                    raise AuthRequired(
+                        f"{endpoint}: the Fleet API rejected a freshly refreshed token (401); "
+                        + REAUTH_HINT,
+                        status=401,
+                        endpoint=endpoint,
+                    ) from None
+                auth_retried = True
+                self.tokens.rejected(rejected.token)
+                continue
+            except RateLimited as exc:
+                if attempt >= retries or exc.retry_after > self.max_retry_wait:
+                    raise
+                delay = exc.retry_after + self._jitter()
+            except TransientError:
+                if attempt >= retries:
+                    raise
+                delay = min(30.0, 0.5 * 2**attempt) * (0.5 + self._jitter())
+            attempt += 1
+            log.debug("retrying request", endpoint=endpoint, attempt=attempt, delay_s=delay)
+            self._sleep(delay)
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any],
+        body: Mapping[str, Any] | None,
+        is_retry: bool,
+    ) -> Json:
+        if self.limiter:
+            self.limiter.acquire()
+        token = self.tokens.access_token()
+        started = time.perf_counter()
+        outcome = {"error": True, "rate_limited": False}
+        try:
+            response = self._http.request(
+                method,
+                path,
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            result = self._interpret(response, endpoint, token)
+            outcome["error"] = False
+            return result
+        except RateLimited as exc:
+            outcome["rate_limited"] = True
+            if self.limiter:
+                self.limiter.pause(exc.retry_after)
+            raise
+        except httpx.TimeoutException:
+            raise TransientError(f"{endpoint}: request timed out", endpoint=endpoint) from None
+        except httpx.TransportError as exc:
+            raise TransientError(
+                f"{endpoint}: cannot reach {self.base_url} ({type(exc).__name__})",
+                endpoint=endpoint,
+            ) from None
+        finally:
+            self.metrics.record(
+                endpoint,
+                (time.perf_counter() - started) * 1000.0,
+                error=outcome["error"],
+                rate_limited=outcome["rate_limited"],
+                retry=is_retry,
+            )
+
+    def _interpret(self, response: httpx.Response, endpoint: str, token: str) -> Json:
+        status = response.status_code
+        if status == 200 or status == 201:
+            return self._unwrap(response, endpoint)
+        reason = _error_text(response)
+        where = f"{endpoint}: HTTP {status}" + (f" {reason}" if reason else "")
+        if status == 401:
+            if "login_required" in reason:
+                raise AuthRequired(f"{where}; " + REAUTH_HINT, status=status, endpoint=endpoint)
+            raise _TokenRejected(token)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimited(
+                f"{where} (rate limited; retry after {retry_after:.0f} s)",
+                retry_after=retry_after,
+                status=status,
+                endpoint=endpoint,
+            )
+        if status in TRANSIENT_STATUSES or status >= 500:
+            raise TransientError(where, status=status, endpoint=endpoint)
+        if status == 404:
+            raise NotFound(f"{where} (unknown or stale site id?)", status=status, endpoint=endpoint)
+        if status == 403:
+            raise AuthRequired(
+                f"{where} (the token lacks a scope: energy_device_data / energy_cmds)",
+                status=status,
+                endpoint=endpoint,
+            )
+        if status == 421:
+            raise RequestRejected(
+                f"{where} (wrong region: set TESLA_API_URL to na, eu or cn, or to the "
+                "fleet_api_base_url that 'users/region' reports)",
+                status=status,
+                endpoint=endpoint,
+            )
+        raise RequestRejected(where, status=status, endpoint=endpoint)
+
+    @staticmethod
+    def _unwrap(response: httpx.Response, endpoint: str) -> Json:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise InvalidResponse(f"{endpoint}: answer is not valid JSON", endpoint=endpoint) from None
+        if not isinstance(body, dict) or "response" not in body:
+            raise InvalidResponse(
+                f"{endpoint}: answer has no 'response' envelope", endpoint=endpoint
+            )
+        return body["response"]
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def _site(self, site_id: int | str, name: str) -> str:
+        return f"/api/1/energy_sites/{int(site_id)}/{name}"
+
+    def users_region(self) -> dict[str, Any]:
+        """``{"region": ..., "fleet_api_base_url": ...}`` for the token's account."""
+        return _expect_dict(self.request("GET", "/api/1/users/region", endpoint="users_region"),
+                            "users_region")
+
+    def products(self) -> list[dict[str, Any]]:
+        """The energy sites the token can see (vehicles are skipped)."""
+        items = self.request("GET", "/api/1/products", endpoint="products")
+        if not isinstance(items, list):
+            raise InvalidResponse("products: response is not a list", endpoint="products")
+        return [p for p in items if isinstance(p, dict) and p.get("energy_site_id") is not None]
+
+    def live_status(self, site_id: int) -> dict[str, Any]:
+        path = self._site(site_id, "live_status")
+        return _expect_dict(self.request("GET", path, endpoint="live_status"), "live_status")
+
+    def site_info(self, site_id: int) -> dict[str, Any]:
+        path = self._site(site_id, "site_info")
+        return _expect_dict(self.request("GET", path, endpoint="site_info"), "site_info")
+
+    def calendar_history(
+        self,
+        site_id: int,
+        kind: str,
+        start: datetime,
+        end: datetime,
+        period: str = "day",
+        time_zone: str | None = None,
+    ) -> dict[str, Any]:
+        """``kind`` energy or backup; ``start``/``end`` aware datetimes sent with their offset."""
+        params = {
+            "kind": kind,
+            "start_date": _fmt_time(start),
+            "end_date": _fmt_time(end),
+            "period": period,
+            "time_zone": time_zone or None,
+        }
+        path = self._site(site_id, "calendar_history")
+        answer = self.request("GET", path, endpoint="calendar_history", params=params)
+        return _expect_dict(answer, "calendar_history")
+
+    def telemetry_history(
+        self,
+        site_id: int,
+        start: datetime,
+        end: datetime,
+        time_zone: str | None = None,
+        kind: str = "charge",
+    ) -> dict[str, Any]:
+        """Wall Connector charge history between ``start`` and ``end``."""
+        params = {
+            "kind": kind,
+            "start_date": _fmt_time(start),
+            "end_date": _fmt_time(end),
+            "time_zone": time_zone or None,
+        }
+        path = self._site(site_id, "telemetry_history")
+        answer = self.request("GET", path, endpoint="telemetry_history", params=params)
+        return _expect_dict(answer, "telemetry_history")
+
+    # --- commands (POST) ------------------------------------------------------------------
+
+    def _command(self, site_id: int, name: str, body: Mapping[str, Any]) -> Json:
+        # Commands are not idempotent-safe to repeat blindly after a timeout: one retry only.
+        return self.request("POST", self._site(site_id, name), endpoint=name, body=body,
+                            max_retries=1)
+
+    def backup(self, site_id: int, backup_reserve_percent: int) -> Json:
+        return self._command(site_id, "backup", {"backup_reserve_percent": backup_reserve_percent})
+
+    def grid_import_export(
+        self,
+        site_id: int,
+        *,
+        disallow_charge_from_grid_with_solar_installed: bool | None = None,
+        customer_preferred_export_rule: str | None = None,
+    ) -> Json:
+        body: dict[str, Any] = {}
+        if disallow_charge_from_grid_with_solar_installed is not None:
+            body["disallow_charge_from_grid_with_solar_installed"] = (
+                disallow_charge_from_grid_with_solar_installed
+            )
+        if customer_preferred_export_rule is not None:
+            body["customer_preferred_export_rule"] = customer_preferred_export_rule
+        if not body:
+            raise ValueError("grid_import_export needs at least one setting")
+        return self._command(site_id, "grid_import_export", body)
+
+    def off_grid_vehicle_charging_reserve(self, site_id: int, percent: int) -> Json:
+        body = {"off_grid_vehicle_charging_reserve_percent": percent}
+        return self._command(site_id, "off_grid_vehicle_charging_reserve", body)
+
+    def operation(self, site_id: int, default_real_mode: str) -> Json:
+        return self._command(site_id, "operation", {"default_real_mode": default_real_mode})
+
+    def storm_mode(self, site_id: int, enabled: bool) -> Json:
+        return self._command(site_id, "storm_mode", {"enabled": enabled})
+
+    def time_of_use_settings(self, site_id: int, tariff_content_v2: Mapping[str, Any]) -> Json:
+        body = {"tou_settings": {"tariff_content_v2": tariff_content_v2}}
+        return self._command(site_id, "time_of_use_settings", body)
+
+
+class _TokenRejected(ApiError):
+    """Internal: a plain 401 for ``token``; the chokepoint refreshes and retries once."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("access token rejected (401)", status=401)
+        self.token = token
+
+    def __reduce__(self):  # never pickle the token along
+        return (ApiError, ("access token rejected (401)",))
+
+
+def _expect_dict(value: Json, endpoint: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidResponse(f"{endpoint}: response is not a JSON object", endpoint=endpoint)
+    return value
