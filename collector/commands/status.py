@@ -30,7 +30,8 @@ def _kw(value: Any) -> str:
 
 def format_status(live: dict[str, Any], info: dict[str, Any]) -> list[str]:
     """The human-readable lines for one site (pure, tested directly)."""
-    lines = [f"{info.get('site_name') or 'site'} ({info.get('id', '')})  at {live.get('timestamp', '?')}"]
+    title = f"{info.get('site_name') or 'site'} ({info.get('id', '')})"
+    lines = [f"{title}  at {live.get('timestamp', '?')}"]
     for label, key, note in _POWER_LINES:
         if key in live:
             lines.append(f"  {label:10} {_kw(live.get(key))}  {note}".rstrip())
@@ -40,8 +41,9 @@ def format_status(live: dict[str, Any], info: dict[str, Any]) -> list[str]:
     for wc in live.get("wall_connectors") or []:
         lines.append(f"  {'WC ' + str(wc.get('din', '?')):10} {_kw(wc.get('wall_connector_power'))}"
                      f"  state {wc.get('wall_connector_state', '-')}")
-    lines.append(f"  Grid status {live.get('grid_status', '-')}, island {live.get('island_status', '-')}"
-                 f", storm mode active {live.get('storm_mode_active', '-')}")
+    lines.append(f"  Grid status {live.get('grid_status', '-')}, island "
+                 f"{live.get('island_status', '-')}, storm mode active "
+                 f"{live.get('storm_mode_active', '-')}")
     settings = info.get("user_settings") or {}
     components = info.get("components") or {}
     lines.append(

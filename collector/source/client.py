@@ -251,7 +251,9 @@ class FleetClient:
         try:
             body = json.loads(response.content)
         except ValueError:
-            raise InvalidResponse(f"{endpoint}: answer is not valid JSON", endpoint=endpoint) from None
+            raise InvalidResponse(
+                f"{endpoint}: answer is not valid JSON", endpoint=endpoint
+            ) from None
         if not isinstance(body, dict) or "response" not in body:
             raise InvalidResponse(
                 f"{endpoint}: answer has no 'response' envelope", endpoint=endpoint

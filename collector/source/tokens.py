@@ -13,6 +13,7 @@ configured tokens. No token value ever appears in a message or log line.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import tempfile
@@ -80,10 +81,8 @@ def write_private_file(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -200,7 +199,8 @@ class TokenManager:
         self._register(new)
         self._store(new)
         self._tokens = new
-        log.info("access token refreshed", expires_in_s=round((new.expires_at or 0) - self._clock()))
+        expires_in = round((new.expires_at or 0) - self._clock())
+        log.info("access token refreshed", expires_in_s=expires_in)
 
     def _parse_refresh(self, response: httpx.Response) -> TokenSet:
         if response.status_code >= 500:
@@ -224,7 +224,9 @@ class TokenManager:
             )
         access, refresh = body.get("access_token"), body.get("refresh_token")
         if not isinstance(access, str) or not access:
-            raise InvalidResponse("token refresh answer has no access_token", endpoint="oauth_token")
+            raise InvalidResponse(
+                "token refresh answer has no access_token", endpoint="oauth_token"
+            )
         expires_in = body.get("expires_in")
         expires_at = (
             self._clock() + float(expires_in)
