@@ -1,0 +1,153 @@
+"""The daemon's health signal: a heartbeat file, an optional HTTP endpoint, and a checker.
+
+The daemon records every successful InfluxDB write here; the heartbeat file (JSON, written
+atomically, at most once every few seconds) carries the time of the last successful write
+and how old it may get before the daemon counts as stale (3 live intervals). ``python -m
+collector.health`` (the container HEALTHCHECK) exits 0 when fresh, 1 when stale or missing.
+The optional HTTP server answers ``/healthz`` (200 ok / 503 stale) and ``/metrics``
+(Prometheus text). Nothing here talks to the Fleet API or InfluxDB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HEARTBEAT_FILE = "heartbeat.json"
+WRITE_EVERY_SECONDS = 5.0
+
+
+class Health:
+    """Tracks the last successful write and per-job state; persists the heartbeat file."""
+
+    def __init__(self, state_dir: Path, stale_after: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = state_dir / HEARTBEAT_FILE
+        self.stale_after = stale_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.started_at = clock()
+        self.last_write: float | None = None
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self._saved_at = 0.0
+
+    def job_done(self, job: str, ok: bool, error: str = "") -> None:
+        with self._lock:
+            entry = self.jobs.setdefault(job, {"last_success": None, "failing": False})
+            entry["failing"] = not ok
+            entry["error"] = error
+            if ok:
+                entry["last_success"] = self._clock()
+
+    def wrote(self) -> None:
+        """Record a successful InfluxDB write (spooled points do not count)."""
+        now = self._clock()
+        with self._lock:
+            self.last_write = now
+            due = now - self._saved_at >= WRITE_EVERY_SECONDS
+            if due:
+                self._saved_at = now
+        if due:
+            self.save()
+
+    def is_stale(self) -> bool:
+        reference = self.last_write or self.started_at
+        return self._clock() - reference > self.stale_after
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "last_write": self.last_write,
+                "started_at": self.started_at,
+                "stale_after": self.stale_after,
+                "jobs": {k: dict(v) for k, v in self.jobs.items()},
+            }
+
+    def save(self) -> None:
+        from collector.source import write_private_file  # atomic write helper
+
+        try:
+            write_private_file(self.path, json.dumps(self.snapshot()))
+        except OSError:
+            pass  # the HTTP endpoint still answers; the checker reports the file as stale
+
+
+def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:
+    """(healthy, reason) from a heartbeat file."""
+    try:
+        beat = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False, f"no readable heartbeat at {path}"
+    now = time.time() if now is None else now
+    reference = beat.get("last_write") or beat.get("started_at") or 0
+    age = now - float(reference)
+    if age > float(beat.get("stale_after") or 0):
+        return False, f"stale: last successful write {age:.0f} s ago"
+    return True, f"ok: last successful write {age:.0f} s ago"
+
+
+class HealthServer:
+    """``/healthz`` and ``/metrics`` on ``port`` (a daemon thread)."""
+
+    def __init__(self, port: int, health: Health, metrics_text: Callable[[], str],
+                 host: str = "0.0.0.0") -> None:
+        handler = _handler(health, metrics_text)
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        name="health-http")
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(health: Health, metrics_text: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path.startswith("/healthz"):
+                stale = health.is_stale()
+                body = json.dumps({"status": "stale" if stale else "ok", **health.snapshot()})
+                self._send(503 if stale else 200, body, "application/json")
+            elif self.path.startswith("/metrics"):
+                self._send(200, metrics_text(), "text/plain; version=0.0.4")
+            else:
+                self._send(404, "not found\n", "text/plain")
+
+        def _send(self, status: int, body: str, content_type: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Container HEALTHCHECK: exit 0 when the heartbeat is fresh, else 1."""
+    args = sys.argv[1:] if argv is None else argv
+    state_dir = Path(args[0] if args else os.environ.get("COLLECTOR_STATE_DIR", "./state"))
+    healthy, reason = check_heartbeat(state_dir / HEARTBEAT_FILE)
+    print(reason)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
