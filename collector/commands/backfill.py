@@ -1,16 +1,175 @@
-"""`tesla-energy backfill`: placeholder until its issue wires it (see README)."""
+"""``tesla-energy backfill``: import a site's history (energy, backup events, charge sessions).
+
+Argument checking (dates, kinds, counts) happens before any configuration or network access so
+bad usage always exits 2 with one line. The work itself is ``collector.backfill``; this module
+only wires settings, the shared rate limiter, the client, the sink and the checkpoint together
+and prints the plan or the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
 
-from collector.errors import CollectorError
+from collector.backfill import (
+    KINDS,
+    Checkpoint,
+    Scope,
+    checkpoint_path,
+    format_summary,
+    plan,
+    plan_lines,
+    resolve_sites,
+    run_backfill,
+)
+from collector.commands.common import add_site_argument, discover_site_ids, settings_from
+from collector.config import Settings
+from collector.errors import UsageError
+from collector.source import RateLimiter, build_client
+
+EXIT_INTERRUPTED = 130
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("backfill", help="(not built yet)")
+    parser = sub.add_parser(
+        "backfill", help="import history: energy buckets, backup events, charge sessions",
+        description="Import a site's history from the Fleet API into InfluxDB, exactly and "
+        "idempotently (re-running a range changes nothing). Dates are local dates in the "
+        "site's time zone; --end is inclusive. An interrupted run continues where it stopped.")
+    add_site_argument(parser, many=True)
+    parser.add_argument("--start", type=parse_date, metavar="YYYY-MM-DD",
+                        help="first local day (default: the installation date)")
+    parser.add_argument("--end", type=parse_date, metavar="YYYY-MM-DD",
+                        help="last local day, inclusive (default: today)")
+    parser.add_argument("--kind", type=parse_kinds, default=KINDS, metavar="KINDS",
+                        help=f"comma list of {','.join(KINDS)} (default: all)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (windows and requests per kind); fetch nothing")
+    parser.add_argument("--concurrency", type=positive_int, metavar="N",
+                        help="requests in flight (default: backfill.concurrency)")
+    parser.add_argument("--rate", type=positive_float, metavar="R",
+                        help="requests per second (default: backfill.requests_per_second)")
+    parser.add_argument("--missing", action="store_true",
+                        help="only days InfluxDB lacks or holds incompletely (plus today and "
+                        "yesterday)")
     parser.set_defaults(handler=handle)
 
 
+# --- argument types (argparse turns ArgumentTypeError into one line and exit 2) ---
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-03-10") from None
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.strip().lower() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"unknown kind {','.join(unknown) or repr(text)}; choose from {','.join(KINDS)}")
+    return kinds
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0")
+    return value
+
+
+def scope_from(args: argparse.Namespace) -> Scope:
+    if args.start and args.end and args.start > args.end:
+        raise UsageError(f"--start {args.start} is after --end {args.end}")
+    return Scope(start=args.start, end=args.end, kinds=args.kind, missing=args.missing)
+
+
+# --- running ---
+
+
+def make_sink(settings: Settings) -> Any:
+    from collector.sink import InfluxSink
+
+    return InfluxSink(settings)
+
+
+@contextmanager
+def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM finishes the windows in flight and stops, like Ctrl-C."""
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread (tests)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle(args: argparse.Namespace) -> int:
-    raise CollectorError("'backfill' is not built yet")
+    scope = scope_from(args)
+    settings = settings_from(args)
+    concurrency = args.concurrency or settings.backfill.concurrency
+    limiter = RateLimiter(args.rate or settings.backfill.requests_per_second)
+    with build_client(settings, limiter=limiter) as client:
+        site_ids = args.sites or discover_site_ids(client, settings)
+        if not site_ids:
+            raise UsageError("the token sees no energy site; check the account and its scopes")
+        if args.dry_run:
+            return _dry_run(client, settings, site_ids, scope)
+        return _import(client, settings, site_ids, scope, concurrency)
+
+
+def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope) -> int:
+    sites = resolve_sites(client, site_ids, settings.tesla.time_zone, probe=False)
+    sink = make_sink(settings) if scope.missing else None
+    for line in plan_lines(sites, plan(sites, scope, sink=sink)):
+        print(line)
+    return 0
+
+
+def _import(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
+            concurrency: int) -> int:
+    sink = make_sink(settings)
+    checkpoint = Checkpoint(checkpoint_path(settings.collector.state_dir))
+    stop = threading.Event()
+    try:
+        with stop_on_sigterm(stop):
+            summary = run_backfill(client, sink, site_ids, scope,
+                                   config_zone=settings.tesla.time_zone, concurrency=concurrency,
+                                   checkpoint=checkpoint, stop=stop)
+    finally:
+        _close(sink)
+    for line in format_summary(summary):
+        print(line)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if summary.ok else 1
+
+
+def _close(sink: Any) -> None:
+    close = getattr(sink, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,279 @@
+"""The backfill engine: fetch windows concurrently, convert them, write them, record progress.
+
+``concurrency`` worker threads take windows (newest first) from a queue, fetch each through
+the shared ``FleetClient`` (whose one ``RateLimiter`` keeps the whole run inside the request
+budget and pauses every worker on a 429), check and convert the reply to line protocol, and
+hand the result to one writer thread. The writer batches lines into ``sink.write`` calls and
+only after the sink returned (points in InfluxDB or in its fsync'd spool) marks the windows
+finished in the checkpoint, so a kill at any moment never loses a window that was claimed
+done. Fetching, parsing and writing therefore overlap.
+
+Failures are named by what happens next: bad or wrong-day replies and transient errors are
+retried per window and then reported; auth, rejected requests and sink failures stop the run.
+This module does not plan windows or know field names; it must not import httpx or influxdb.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.backfill.checkpoint import Checkpoint
+from collector.backfill.convert import Converted, WrongDay, convert, fetch
+from collector.backfill.progress import Progress
+from collector.backfill.site import SiteContext
+from collector.backfill.stats import AttributedMetrics, Summary, attributed
+from collector.backfill.windows import Window, is_final
+from collector.errors import CollectorError, InvalidResponse, RateLimited, TransientError
+from collector.log import get_logger
+
+log = get_logger(__name__)
+
+RETRYABLE = (WrongDay, InvalidResponse, TransientError, RateLimited)
+BATCH_POINTS = 5_000
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Knobs of one run; the defaults suit the CLI."""
+
+    concurrency: int = 4
+    window_attempts: int = 3
+    retry_delay_seconds: float = 2.0
+    batch_points: int = BATCH_POINTS
+
+
+@dataclass
+class _Result:
+    window: Window
+    converted: Converted | None
+    retries: int
+    error: str = ""
+    finished_at: float = field(default_factory=time.monotonic)
+
+
+class Runner:
+    """Runs one list of windows to completion, interruption or a fatal error."""
+
+    def __init__(
+        self,
+        client: Any,
+        sink: Any,
+        sites: dict[int, SiteContext],
+        *,
+        options: RunOptions = RunOptions(),
+        checkpoint: Checkpoint | None = None,
+        progress: Callable[[int], Progress] | None = None,
+        stop: threading.Event | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.sink = sink
+        self.sites = sites
+        self.options = options
+        self.checkpoint = checkpoint
+        self.stop = stop or threading.Event()
+        self._progress_factory = progress or (lambda total: Progress(total))
+        self._now = now
+        self._summary = Summary()
+        self._lock = threading.Lock()
+        self._todo: queue.Queue[Window] = queue.Queue()
+        self._results: queue.Queue[Any] = queue.Queue(maxsize=max(8, 4 * options.concurrency))
+        self._metrics: AttributedMetrics | None = None
+        self._started = time.monotonic()
+        self._progress: Progress | None = None
+
+    # --- driving ------------------------------------------------------------------------
+
+    def run(self, windows: Sequence[Window]) -> Summary:
+        """Fetch and write ``windows`` (in the given order); returns the run's summary."""
+        self._started = time.monotonic()
+        pending = self._skip_finished(windows)
+        self._progress = self._progress_factory(len(pending))
+        for win in pending:
+            self._todo.put(win)
+        with attributed(self.client) as metrics:
+            self._metrics = metrics
+            try:
+                self._run_threads(len(pending))
+            finally:
+                self._fill_request_counts(metrics)
+        self._summary.wall_seconds = time.monotonic() - self._started
+        self._summary.interrupted = self.stop.is_set() and not self._summary.error
+        self._progress.finish()
+        if self.checkpoint is not None and self._summary.ok:
+            self.checkpoint.forget(windows)
+        return self._summary
+
+    def _skip_finished(self, windows: Sequence[Window]) -> list[Window]:
+        pending = []
+        for win in windows:
+            stats = self._summary.get(win.site_id, win.kind)
+            stats.windows += 1
+            if self.checkpoint is not None and self.checkpoint.is_done(win):
+                stats.skipped += 1
+            else:
+                pending.append(win)
+        return pending
+
+    def _run_threads(self, count: int) -> None:
+        workers = [threading.Thread(target=self._work, name=f"backfill-fetch-{i}", daemon=True)
+                   for i in range(min(self.options.concurrency, max(count, 1)))]
+        writer = threading.Thread(target=self._write_loop, name="backfill-write", daemon=True)
+        writer.start()
+        for worker in workers:
+            worker.start()
+        try:
+            _join_all(workers)
+        except KeyboardInterrupt:
+            log.warning("interrupted: finishing the windows in flight, then stopping")
+            self.stop.set()
+            _join_all(workers)
+        finally:
+            self._results.put(_DONE)
+            _join_all([writer])
+
+    def _fatal(self, message: str) -> None:
+        with self._lock:
+            if not self._summary.error:
+                self._summary.error = message
+        self.stop.set()
+
+    # --- fetching (worker threads) --------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self.stop.is_set():
+            try:
+                win = self._todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                result = self._fetch_window(win)
+            except CollectorError as exc:
+                log.error("backfill stopped", window=win.describe(), error=str(exc))
+                self._fatal(str(exc))
+                return
+            if result is not None:
+                self._results.put(result)
+
+    def _fetch_window(self, win: Window) -> _Result | None:
+        site = self.sites[win.site_id]
+        self._mark_started(win)
+        retries, last_error = 0, ""
+        for attempt in range(self.options.window_attempts):
+            if attempt:
+                retries += 1
+                if self.stop.wait(self.options.retry_delay_seconds * 2 ** (attempt - 1)):
+                    return None
+            try:
+                with self._attribution(win):
+                    reply = fetch(self.client, win, site.zone_name)
+                return _Result(win, convert(win, reply, site.zone), retries)
+            except RETRYABLE as exc:
+                last_error = str(exc)
+                log.info("retrying window", window=win.describe(), attempt=attempt + 1,
+                         error=last_error)
+        return _Result(win, None, retries, error=last_error)
+
+    def _attribution(self, win: Window) -> Any:
+        assert self._metrics is not None
+        return self._metrics.attribute((win.site_id, win.kind))
+
+    def _mark_started(self, win: Window) -> None:
+        stats = self._summary.get(win.site_id, win.kind)
+        with self._lock:
+            if stats.started is None:
+                stats.started = time.monotonic()
+
+    # --- writing (the writer thread) --------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        batch: list[_Result] = []
+        points = 0
+        while True:
+            item = self._next_result(block=not batch)
+            if item is None or item is _DONE:
+                self._flush(batch)
+                batch, points = [], 0
+                if item is _DONE:
+                    return
+                continue
+            batch.append(item)
+            points += item.converted.points if item.converted else 0
+            if points >= self.options.batch_points:
+                self._flush(batch)
+                batch, points = [], 0
+
+    def _next_result(self, *, block: bool) -> Any:
+        try:
+            return self._results.get(block=block)
+        except queue.Empty:
+            return None
+
+    def _flush(self, batch: list[_Result]) -> None:
+        if not batch:
+            return
+        written = [r for r in batch if r.converted is not None]
+        if written and not self._summary.error:
+            try:
+                self._write(written)
+            except CollectorError as exc:
+                log.error("writing history failed; stopping", error=str(exc))
+                self._fatal(f"writing to InfluxDB failed: {exc}")
+                return
+            self._mark_checkpoint(written)
+        self._count(batch)
+
+    def _write(self, written: list[_Result]) -> None:
+        frames = [f for r in written if r.converted for f in r.converted.frames if len(f)]
+        if frames:
+            self.sink.write(frames)
+
+    def _mark_checkpoint(self, written: list[_Result]) -> None:
+        if self.checkpoint is None:
+            return
+        finals = [r.window for r in written
+                  if is_final(r.window, self.sites[r.window.site_id].today(self._now))]
+        self.checkpoint.mark(finals)
+
+    def _count(self, batch: list[_Result]) -> None:
+        with self._lock:
+            for result in batch:
+                self._count_one(result)
+            done = sum(s.done for s in self._summary.stats.values())
+            failed = sum(s.failed for s in self._summary.stats.values())
+        if self._progress is not None:
+            self._progress.update(done, failed)
+
+    def _count_one(self, result: _Result) -> None:
+        stats = self._summary.get(result.window.site_id, result.window.kind)
+        stats.retries += result.retries
+        stats.finished = max(stats.finished or 0.0, result.finished_at)
+        if result.converted is None:
+            stats.failed += 1
+            stats.failures.append(f"{result.window.describe()}: {result.error}")
+            return
+        stats.done += 1
+        stats.days += result.window.days
+        stats.buckets += result.converted.buckets
+        stats.events += result.converted.events
+        stats.sessions += result.converted.sessions
+
+    def _fill_request_counts(self, metrics: AttributedMetrics) -> None:
+        for key, count in metrics.requests.items():
+            stats = self._summary.get(*key)
+            stats.requests += count
+            stats.retries += metrics.retries.get(key, 0)
+
+
+def _join_all(threads: list[threading.Thread]) -> None:
+    """Join threads in short slices so Ctrl-C reaches the main thread."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.2)

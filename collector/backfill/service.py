@@ -1,0 +1,217 @@
+"""Backfill entry points: the CLI import, ``--missing``, the daemon's gap fill and recent refresh.
+
+Each entry point resolves its sites (zone and installation date), turns a date scope into
+windows, and hands them to the ``Runner``. Date scopes are *local* dates in each site's zone,
+``end`` inclusive, capped at the site's today; the default start is the installation date.
+In ``missing`` mode the energy windows are only the days InfluxDB lacks or holds incompletely,
+plus today and yesterday (Tesla revises them); backup and charge windows are kept when they
+overlap such a day. This module holds no HTTP or InfluxDB code of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from collector.backfill.checkpoint import Checkpoint
+from collector.backfill.coverage import incomplete_days, last_stored_day
+from collector.backfill.progress import Progress
+from collector.backfill.runner import Runner, RunOptions
+from collector.backfill.site import Clock, SiteContext, resolve_site, utc_now
+from collector.backfill.stats import Summary
+from collector.backfill.windows import KINDS, Window, newest_first, plan_days, plan_kind
+from collector.errors import UsageError
+from collector.log import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_GAP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to import: local dates (None = installation date / today), kinds, missing-only."""
+
+    start: date | None = None
+    end: date | None = None
+    kinds: tuple[str, ...] = KINDS
+    missing: bool = False
+
+
+def site_range(site: SiteContext, scope: Scope, today: date) -> tuple[date, date] | None:
+    """The local days first..last to import for ``site`` (None when the range is empty)."""
+    first = scope.start or site.installed
+    if first is None:
+        raise UsageError(f"site {site.site_id}: site_info has no installation_date; pass --start "
+                         "YYYY-MM-DD")
+    if site.installed and first < site.installed:
+        log.info("start moved to the installation date", site_id=site.site_id,
+                 requested=str(first), installed=str(site.installed))
+        first = site.installed
+    last = min(scope.end or today, today)
+    return (first, last) if first <= last else None
+
+
+def recent_days(today: date, first: date, last: date) -> set[date]:
+    """Today and yesterday, when inside first..last: always refreshed."""
+    return {d for d in (today, today - timedelta(days=1)) if first <= d <= last}
+
+
+def plan_site(site: SiteContext, scope: Scope, today: date,
+              missing: set[date] | None = None) -> list[Window]:
+    """Windows for one site: every window of the range, or only those touching ``missing``."""
+    span = site_range(site, scope, today)
+    if span is None:
+        return []
+    first, last = span
+    windows: list[Window] = []
+    for kind in scope.kinds:
+        if missing is not None and kind == "energy":
+            windows += plan_days(site.site_id, missing, site.zone)
+            continue
+        planned = plan_kind(site.site_id, kind, first, last, site.zone)
+        if missing is not None:
+            planned = [w for w in planned if any(w.first <= d <= w.last for d in missing)]
+        windows += planned
+    return windows
+
+
+def missing_days(sink: Any, site: SiteContext, scope: Scope, today: date) -> set[date]:
+    """Days of the site's range that InfluxDB lacks or holds incompletely, plus the recent two."""
+    span = site_range(site, scope, today)
+    if span is None:
+        return set()
+    first, last = span
+    return incomplete_days(sink, site.site_id, site.zone, first, last) | recent_days(
+        today, first, last)
+
+
+def plan(sites: Sequence[SiteContext], scope: Scope, *, sink: Any = None,
+         now: Clock = utc_now) -> list[Window]:
+    """All windows of all sites, newest first (``scope.missing`` reads coverage via ``sink``)."""
+    windows: list[Window] = []
+    for site in sites:
+        today = site.today(now)
+        missing = missing_days(sink, site, scope, today) if scope.missing else None
+        windows += plan_site(site, scope, today, missing)
+    return newest_first(windows)
+
+
+def resolve_sites(client: Any, site_ids: Sequence[int], config_zone: str, *, probe: bool = True,
+                  now: Clock = utc_now) -> list[SiteContext]:
+    return [resolve_site(client, site_id, config_zone, probe=probe, clock=now)
+            for site_id in site_ids]
+
+
+def run_windows(client: Any, sink: Any, sites: Sequence[SiteContext], windows: list[Window], *,
+                concurrency: int = 4, checkpoint: Checkpoint | None = None,
+                stop: threading.Event | None = None,
+                progress: Callable[[int], Progress] | None = None,
+                now: Clock = utc_now, options: RunOptions | None = None) -> Summary:
+    """Run planned windows with the given concurrency; returns the summary."""
+    options = options or RunOptions(concurrency=concurrency)
+    runner = Runner(client, sink, {s.site_id: s for s in sites}, options=options,
+                    checkpoint=checkpoint, progress=progress, stop=stop, now=now)
+    return runner.run(windows)
+
+
+def run_backfill(client: Any, sink: Any, site_ids: Sequence[int], scope: Scope, *,
+                 config_zone: str = "", now: Clock = utc_now, **run_kwargs: Any) -> Summary:
+    """Resolve sites, plan ``scope`` and run it (the ``tesla-energy backfill`` command)."""
+    sites = resolve_sites(client, site_ids, config_zone, now=now)
+    windows = plan(sites, scope, sink=sink, now=now)
+    return run_windows(client, sink, sites, windows, now=now, **run_kwargs)
+
+
+def _quiet(total: int) -> Progress:
+    return Progress(total, tty=False, every=60.0)
+
+
+def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | None = None, *,
+              config_zone: str = "", kinds: tuple[str, ...] = ("energy",),
+              concurrency: int = 2, stop: threading.Event | None = None,
+              now: Clock = utc_now, sites: Sequence[SiteContext] | None = None) -> Summary:
+    """Fetch the energy days missing or incomplete in InfluxDB since ``since`` (the daemon's gap
+    fill). ``since`` is a local date; None means the day of the newest stored bucket of each
+    site (the last ``DEFAULT_GAP_DAYS`` days when nothing is stored). Today and yesterday are
+    always refreshed. Uses the client's own rate limiter; no checkpoint (coverage is the
+    resume state)."""
+    sites = list(sites) if sites is not None else resolve_sites(client, site_ids, config_zone,
+                                                                now=now)
+    windows: list[Window] = []
+    for site in sites:
+        today = site.today(now)
+        start = since or _gap_start(sink, site, today)
+        windows += plan([site], Scope(start=start, kinds=kinds, missing=True), sink=sink, now=now)
+    return run_windows(client, sink, sites, newest_first(windows), concurrency=concurrency,
+                       stop=stop, progress=_quiet, now=now)
+
+
+def _gap_start(sink: Any, site: SiteContext, today: date) -> date:
+    stored = last_stored_day(sink, site.site_id, site.zone)
+    return stored or today - timedelta(days=DEFAULT_GAP_DAYS)
+
+
+class RecentHistory:
+    """The daemon's view of the backfill: refresh recent history, fill gaps (sites cached)."""
+
+    def __init__(self, client: Any, sink: Any, settings: Any, *, now: Clock = utc_now) -> None:
+        self.client = client
+        self.sink = sink
+        self.config_zone = settings.tesla.time_zone
+        self.concurrency = settings.backfill.concurrency
+        self._now = now
+        self._sites: dict[int, SiteContext] = {}
+        self._lock = threading.Lock()
+
+    def site(self, site_id: int, time_zone: str = "") -> SiteContext:
+        """The cached context of a site (``site_info`` + one zone probe on first use)."""
+        with self._lock:
+            if site_id not in self._sites:
+                zone = time_zone or self.config_zone
+                self._sites[site_id] = resolve_site(self.client, site_id, zone, clock=self._now)
+            return self._sites[site_id]
+
+    def refresh_recent(self, site_id: int, time_zone: str = "") -> Summary:
+        """Today and yesterday of every kind (Tesla revises them), written to the sink."""
+        site = self.site(site_id, time_zone)
+        today = site.today(self._now)
+        scope = Scope(start=today - timedelta(days=1), end=today)
+        windows = plan([site], scope, now=self._now)
+        return run_windows(self.client, self.sink, [site], windows, concurrency=1,
+                           progress=_quiet, now=self._now)
+
+    def fill_gaps(self, sites: Sequence[Any], since: date | None = None) -> Summary:
+        """Gap fill for the daemon's ``Site`` objects (``site_id``, ``time_zone``)."""
+        contexts = [self.site(s.site_id, getattr(s, "time_zone", "")) for s in sites]
+        return fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
+                         concurrency=self.concurrency, sites=contexts, now=self._now)
+
+
+def plan_lines(sites: Sequence[SiteContext], windows: Sequence[Window]) -> list[str]:
+    """The dry-run report: per site its zone and range, per kind windows and requests."""
+    lines = []
+    for site in sites:
+        mine = [w for w in windows if w.site_id == site.site_id]
+        lines.append(f"site {site.site_id} {site.site_name!r} zone {site.zone_name} "
+                     f"(from {site.zone_source}), installed {site.installed or 'unknown'}")
+        for kind in KINDS:
+            of_kind = [w for w in mine if w.kind == kind]
+            if of_kind:
+                lines.append(_kind_line(kind, of_kind))
+    lines.append(f"total: {len(windows)} history requests (plus retries); nothing was sent")
+    return lines
+
+
+def _kind_line(kind: str, windows: Sequence[Window]) -> str:
+    first = min(w.first for w in windows)
+    last = max(w.last for w in windows)
+    days = sum(w.days for w in windows)
+    sample = windows[0]
+    return (f"  {kind:7} {len(windows):6} requests  {days:6} days  {first}..{last}  "
+            f"newest first, e.g. {sample.start.isoformat()} .. {sample.end.isoformat()}"
+            + (f" period={sample.period}" if sample.period else ""))
+

@@ -1,0 +1,143 @@
+"""Counters of a backfill run per (site, kind), and the end-of-run summary table.
+
+``AttributedMetrics`` wraps the client's ``RequestMetrics`` for the duration of a run: every
+request the client records is still recorded in the original, and is also attributed to the
+(site, kind) the calling worker thread is fetching, so the summary can show real request and
+retry counts (the client's own 429/5xx retries included). Pure bookkeeping: no I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+Key = tuple[int, str]
+
+
+@dataclass
+class KindStats:
+    """What happened to one site's one kind during a run."""
+
+    site_id: int
+    kind: str
+    windows: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    days: int = 0
+    buckets: int = 0
+    events: int = 0
+    sessions: int = 0
+    requests: int = 0
+    retries: int = 0
+    started: float | None = None
+    finished: float | None = None
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def wall_seconds(self) -> float:
+        if self.started is None or self.finished is None:
+            return 0.0
+        return max(0.0, self.finished - self.started)
+
+
+@dataclass
+class Summary:
+    """The result of a run: per-(site, kind) stats plus run-level facts."""
+
+    stats: dict[Key, KindStats] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+    error: str = ""
+
+    def get(self, site_id: int, kind: str) -> KindStats:
+        return self.stats.setdefault((site_id, kind), KindStats(site_id, kind))
+
+    @property
+    def failed_windows(self) -> int:
+        return sum(s.failed for s in self.stats.values())
+
+    @property
+    def ok(self) -> bool:
+        return not (self.interrupted or self.error or self.failed_windows)
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(s, name)) for s in self.stats.values())
+
+
+_COLUMNS = ("days", "buckets", "events", "sessions", "requests", "retries")
+
+
+def format_summary(summary: Summary) -> list[str]:
+    """One line per site and kind, then a status line."""
+    header = f"{'site':>16} {'kind':7}" + "".join(f"{c:>9}" for c in _COLUMNS)
+    lines = [header + f"{'skipped':>9}{'failed':>8}{'wall':>9}"]
+    for (site_id, kind), s in sorted(summary.stats.items()):
+        cells = "".join(f"{getattr(s, c):>9}" for c in _COLUMNS)
+        lines.append(f"{site_id:>16} {kind:7}{cells}{s.skipped:>9}{s.failed:>8}"
+                     f"{s.wall_seconds:>8.1f}s")
+    lines.append(_status_line(summary))
+    for s in summary.stats.values():
+        lines.extend(f"  failed: {text}" for text in s.failures[:10])
+    return lines
+
+
+def _status_line(summary: Summary) -> str:
+    wall = f"wall time {summary.wall_seconds:.1f} s"
+    if summary.error:
+        return f"backfill stopped: {summary.error} ({wall})"
+    if summary.interrupted:
+        return f"backfill interrupted; run it again to continue where it stopped ({wall})"
+    if summary.failed_windows:
+        return (f"backfill finished with {summary.failed_windows} failed window(s); run it again "
+                f"to retry them ({wall})")
+    return f"backfill complete ({wall})"
+
+
+class AttributedMetrics:
+    """A ``RequestMetrics`` stand-in that also counts requests per worker's (site, kind)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.requests: dict[Key, int] = {}
+        self.retries: dict[Key, int] = {}
+
+    @contextmanager
+    def attribute(self, key: Key) -> Iterator[None]:
+        """Attribute the calling thread's requests to ``key`` inside the block."""
+        previous = getattr(self._local, "key", None)
+        self._local.key = key
+        try:
+            yield
+        finally:
+            self._local.key = previous
+
+    def record(self, endpoint: str, latency_ms: float, *, retry: bool = False,
+               **flags: bool) -> None:
+        self.inner.record(endpoint, latency_ms, retry=retry, **flags)
+        key = getattr(self._local, "key", None)
+        if key is None:
+            return
+        with self._lock:
+            self.requests[key] = self.requests.get(key, 0) + 1
+            self.retries[key] = self.retries.get(key, 0) + int(retry)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@contextmanager
+def attributed(client: Any) -> Iterator[AttributedMetrics]:
+    """Swap ``client.metrics`` for an ``AttributedMetrics`` for the duration of the block."""
+    original = client.metrics
+    wrapper = AttributedMetrics(original)
+    client.metrics = wrapper
+    try:
+        yield wrapper
+    finally:
+        client.metrics = original
