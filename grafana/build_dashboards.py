@@ -1,0 +1,526 @@
+"""Generate the bundled Grafana dashboards (grafana/dashboards/*.json) from one description.
+
+Run ``python grafana/build_dashboards.py`` after changing this file; the tests check that the
+committed JSON equals this generator's output (``--check`` does the same from the shell).
+
+Every query is raw InfluxQL, so the dashboards work on InfluxDB 1.8+, on 2.x through the DBRP
+mapping and on 3 Core. Every panel, target, variable and annotation names the provisioned
+datasource by its fixed uid (``grafana/provisioning/datasources/influxdb.yaml``); dashboards
+have stable uids and no numeric ids.
+
+Time zones: dashboards use Grafana's default zone (``timezone: ""``), which the compose file
+sets from ``TESLA_TIME_ZONE`` (``GF_DATE_FORMATS_DEFAULT_TIMEZONE``; the browser's zone when
+unset). Day and month totals are cut at the site's midnight by InfluxQL's ``tz('$tz')`` clause,
+``$tz`` being a text variable (an IANA name) on the dashboards that bucket by day. Months have
+no fixed length, so monthly bars are daily sums grouped into calendar months by Grafana
+(``formatTime`` + ``groupBy`` transformations), never ``GROUP BY time(30d)``.
+
+Standard library only; writes nothing but the dashboard files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DATASOURCE_UID = "tesla-influxdb"
+DS = {"type": "influxdb", "uid": DATASOURCE_UID}
+OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+TAGS = ["tesla-energy"]
+SITE = '"site_id" =~ /^$site$/'
+DAY = "GROUP BY time(1d)"  # always followed by tail(): fill() then tz('$tz')
+GRID_WIDTH = 24
+
+Json = dict[str, Any]
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def tail(group: str, fill: str) -> str:
+    """`` GROUP BY ... fill(...)`` plus ``tz('$tz')`` for day buckets ("" without a group)."""
+    if not group:
+        return ""
+    return f" {group} fill({fill})" + (" tz('$tz')" if group == DAY else "")
+
+
+def sums(*columns: tuple[str, str]) -> str:
+    """``sum(a) + sum(b) AS "alias"`` select items from (alias, "a+b") pairs."""
+    items = []
+    for alias, expr in columns:
+        parts = [f'sum("{name.strip()}")' for name in expr.split("+")]
+        items.append(f'{" + ".join(parts)} AS "{alias}"')
+    return ", ".join(items)
+
+
+def energy_query(*columns: tuple[str, str], group: str = DAY) -> str:
+    return (f'SELECT {sums(*columns)} FROM "energy_history" WHERE $timeFilter AND {SITE}'
+            f'{tail(group, "0")}')
+
+
+SOLAR = ("Solar", "solar_energy_exported")
+HOME_SOURCES = (
+    ("From solar", "consumer_energy_imported_from_solar"),
+    ("From battery", "consumer_energy_imported_from_battery"),
+    ("From grid", "consumer_energy_imported_from_grid"),
+    ("From generator", "consumer_energy_imported_from_generator"),
+)
+HOME = ("Home", "+".join(expr for _, expr in HOME_SOURCES))
+GRID_IMPORT = ("Grid import", "grid_energy_imported")
+GRID_EXPORT = ("Grid export", "grid_energy_exported_from_solar + grid_energy_exported_from_battery"
+               " + grid_energy_exported_from_generator")
+BATTERY_CHARGE = ("Battery charge", "battery_energy_imported_from_solar"
+                  " + battery_energy_imported_from_grid + battery_energy_imported_from_generator")
+BATTERY_DISCHARGE = ("Battery discharge", "battery_energy_exported")
+
+SELF_POWERED_SQL = (
+    '100 * (sum("consumer_energy_imported_from_solar") + '
+    'sum("consumer_energy_imported_from_battery")) / (sum("consumer_energy_imported_from_solar")'
+    ' + sum("consumer_energy_imported_from_battery") + sum("consumer_energy_imported_from_grid")'
+    ' + sum("consumer_energy_imported_from_generator")) AS "Self-powered"'
+)
+
+
+def self_powered_query(group: str = "") -> str:
+    return (f'SELECT {SELF_POWERED_SQL} FROM "energy_history" WHERE $timeFilter AND {SITE}'
+            f'{tail(group, "none")}')
+
+
+def series_query(measurement: str, select: str, by: str = "", fill: str = "null",
+                 where: str = SITE) -> str:
+    """``SELECT ... GROUP BY time($__interval)[, by] fill(...)`` over one measurement."""
+    group = 'GROUP BY time($__interval)' + (f', "{by}"' if by else "")
+    condition = f"$timeFilter AND {where}" if where else "$timeFilter"
+    return f'SELECT {select} FROM "{measurement}" WHERE {condition} {group} fill({fill})'
+
+
+def live_last(field_name: str, measurement: str = "live_status", by: str = "site_name") -> str:
+    return series_query(measurement, f'last("{field_name}")', by=by, fill="none")
+
+
+def target(query: str, ref: str = "A", alias: str = "", fmt: str = "time_series") -> Json:
+    result = {"datasource": DS, "query": query, "rawQuery": True, "refId": ref,
+              "resultFormat": fmt}
+    if alias:
+        result["alias"] = alias
+    return result
+
+
+# --- panels --------------------------------------------------------------------------------
+
+
+def thresholds(*steps: tuple[float | None, str]) -> Json:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+GREEN = thresholds((None, "green"))
+
+
+def value_map(mapping: dict[str, tuple[str, str]]) -> list[Json]:
+    options = {key: {"color": color, "index": i, "text": text}
+               for i, (key, (text, color)) in enumerate(mapping.items())}
+    return [{"options": options, "type": "value"}]
+
+
+GRID_STATUS_MAP = value_map({
+    "Active": ("On grid", "green"),
+    "Inactive": ("Off grid (backup)", "red"),
+    "Transition": ("Switching", "orange"),
+    "Unknown": ("Unknown", "text"),
+})
+ON_OFF_MAP = value_map({"true": ("On", "orange"), "false": ("Off", "green")})
+
+
+def defaults(unit: str = "", **extra: Any) -> Json:
+    base: Json = {"color": {"mode": "palette-classic"}, "thresholds": GREEN}
+    if unit:
+        base["unit"] = unit
+    base.update(extra)
+    return {"defaults": base, "overrides": []}
+
+
+def stat(title: str, targets: list[Json], unit: str = "", calc: str = "lastNotNull",
+         **extra: Any) -> Json:
+    return {
+        "type": "stat", "title": title, "targets": targets,
+        "fieldConfig": defaults(unit, color={"mode": "thresholds"}, **extra),
+        "options": {"colorMode": "value", "graphMode": "area", "justifyMode": "auto",
+                    "orientation": "auto", "textMode": "auto",
+                    "reduceOptions": {"calcs": [calc], "fields": "", "values": False}},
+    }
+
+
+def gauge(title: str, targets: list[Json]) -> Json:
+    return {
+        "type": "gauge", "title": title, "targets": targets,
+        "fieldConfig": defaults("percent", min=0, max=100, color={"mode": "thresholds"},
+                                thresholds=thresholds((None, "red"), (20, "orange"),
+                                                      (50, "green"))),
+        "options": {"orientation": "auto", "showThresholdLabels": False,
+                    "showThresholdMarkers": True,
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+    }
+
+
+def timeseries(title: str, targets: list[Json], unit: str = "", bars: bool = False,
+               stack: bool = False, points: bool = False) -> Json:
+    style = "bars" if bars else "points" if points else "line"
+    custom = {"drawStyle": style, "fillOpacity": 80 if bars else 10, "lineWidth": 1,
+              "pointSize": 6, "showPoints": "always" if points else "never", "spanNulls": False,
+              "stacking": {"group": "A", "mode": "normal" if stack else "none"}}
+    return {
+        "type": "timeseries", "title": title, "targets": targets,
+        "fieldConfig": defaults(unit, custom=custom),
+        "options": {"legend": {"calcs": ["sum"] if bars else ["mean", "max"],
+                               "displayMode": "table", "placement": "bottom"},
+                    "tooltip": {"mode": "multi", "sort": "none"}},
+    }
+
+
+def month_bars(title: str, query: str, unit: str, columns: list[str]) -> Json:
+    """Daily sums (table format) grouped into calendar months in the dashboard's zone."""
+    group = {"Time": {"aggregations": [], "operation": "groupby"}}
+    group.update({c: {"aggregations": ["sum"], "operation": "aggregate"} for c in columns})
+    renames = {f"{c} (sum)": c for c in columns}
+    return {
+        "type": "barchart", "title": title, "targets": [target(query, fmt="table")],
+        "fieldConfig": defaults(unit, custom={"fillOpacity": 80, "lineWidth": 1}),
+        "options": {"barWidth": 0.8, "legend": {"displayMode": "list", "placement": "bottom"},
+                    "orientation": "vertical", "showValue": "never", "stacking": "normal",
+                    "xField": "Month", "xTickLabelRotation": -45,
+                    "tooltip": {"mode": "multi", "sort": "none"}},
+        "transformations": [
+            {"id": "formatTime", "options": {"outputFormat": "YYYY-MM", "timeField": "Time",
+                                             "useTimezone": True}},
+            {"id": "groupBy", "options": {"fields": group}},
+            {"id": "organize", "options": {"renameByName": {"Time": "Month", **renames}}},
+        ],
+    }
+
+
+def state_timeline(title: str, targets: list[Json], mappings: list[Json]) -> Json:
+    return {
+        "type": "state-timeline", "title": title, "targets": targets,
+        "fieldConfig": defaults(mappings=mappings, color={"mode": "thresholds"}),
+        "options": {"mergeValues": True, "rowHeight": 0.8, "showValue": "auto",
+                    "legend": {"displayMode": "list", "placement": "bottom"}},
+    }
+
+
+def table(title: str, targets: list[Json], units: dict[str, str]) -> Json:
+    overrides = [{"matcher": {"id": "byName", "options": name},
+                  "properties": [{"id": "unit", "value": unit}]}
+                 for name, unit in units.items()]
+    config = defaults()
+    config["overrides"] = overrides
+    return {
+        "type": "table", "title": title, "targets": targets, "fieldConfig": config,
+        "options": {"showHeader": True, "sortBy": [{"desc": True, "displayName": "Time"}]},
+    }
+
+
+def describe(panel: Json, text: str) -> Json:
+    return {**panel, "description": text}
+
+
+# --- dashboards ----------------------------------------------------------------------------
+
+
+def site_variable() -> Json:
+    query = 'SHOW TAG VALUES FROM "live_status" WITH KEY = "site_id"'
+    return {"type": "query", "name": "site", "label": "Site", "datasource": DS,
+            "query": query, "definition": query, "refresh": 1, "multi": True,
+            "includeAll": True, "current": {}, "sort": 1, "hide": 0, "options": []}
+
+
+def tz_variable() -> Json:
+    return {"type": "textbox", "name": "tz", "label": "Site time zone (IANA)", "query": "UTC",
+            "current": {"text": "UTC", "value": "UTC"}, "hide": 0,
+            "description": "Day and month totals start at midnight in this zone, e.g. "
+                           "America/Los_Angeles or Europe/Berlin"}
+
+
+def annotation(name: str, query: str, color: str, text: str, tags: str = "") -> Json:
+    return {"datasource": DS, "enable": True, "iconColor": color, "name": name,
+            "query": query, "tagsColumn": tags, "textColumn": text, "titleColumn": ""}
+
+
+@dataclass
+class Dashboard:
+    uid: str
+    title: str
+    description: str
+    rows: list[list[tuple[int, int, Json]]]  # rows of (width, height, panel)
+    variables: list[Json] = field(default_factory=list)
+    annotations: list[Json] = field(default_factory=list)
+    time_from: str = "now-24h"
+    refresh: str = ""
+
+    def render(self) -> Json:
+        panels, y, next_id = [], 0, 1
+        for row in self.rows:
+            x, row_height = 0, 0
+            for width, height, panel in row:
+                if x + width > GRID_WIDTH:
+                    raise ValueError(f"{self.uid}: row wider than {GRID_WIDTH}")
+                panels.append({**panel, "id": next_id, "datasource": DS,
+                               "gridPos": {"h": height, "w": width, "x": x, "y": y}})
+                next_id, x, row_height = next_id + 1, x + width, max(row_height, height)
+            y += row_height
+        return {
+            "annotations": {"list": self.annotations},
+            "description": self.description,
+            "editable": True,
+            "graphTooltip": 1,
+            "links": [{"asDropdown": True, "includeVars": True, "keepTime": True,
+                       "tags": TAGS, "title": "Tesla Energy", "type": "dashboards"}],
+            "panels": panels,
+            "refresh": self.refresh,
+            "schemaVersion": 39,
+            "tags": TAGS,
+            "templating": {"list": self.variables},
+            "time": {"from": self.time_from, "to": "now"},
+            "timepicker": {},
+            "timezone": "",
+            "title": self.title,
+            "uid": self.uid,
+            "version": 1,
+        }
+
+
+def power_stat(title: str, field_name: str, description: str) -> tuple[int, int, Json]:
+    panel = stat(title, [target(live_last(field_name), alias="$tag_site_name")], "watt")
+    return 4, 4, describe(panel, description)
+
+
+def overview() -> Dashboard:
+    wall = stat("Wall Connector", [target(live_last("wall_connector_power", "wall_connector",
+                                                    by="din"), alias="$tag_din")], "watt")
+    power_24h = timeseries("Power, last 24 h", [
+        target(series_query("live_status", 'mean("solar_power") AS "Solar", mean("load_power") '
+                            'AS "Home", mean("battery_power") AS "Battery", mean("grid_power") '
+                            'AS "Grid"', by="site_name"), alias="$tag_site_name $col"),
+        target(series_query("wall_connector", 'mean("wall_connector_power") AS "Wall Connector"',
+                            by="din"), ref="B", alias="$col $tag_din"),
+    ], "watt")
+    today = stat("Today's energy", [target(energy_query(
+        SOLAR, HOME, GRID_IMPORT, GRID_EXPORT, BATTERY_CHARGE, BATTERY_DISCHARGE, group=""))],
+        "watth", calc="sum")
+    today["timeFrom"] = "now/d"
+    today["hideTimeOverride"] = False
+    today["options"]["graphMode"] = "none"
+    return Dashboard(
+        uid="tesla-overview", title="Tesla Energy: Overview", refresh="30s",
+        description="Live power flow, battery, grid status and today's energy",
+        variables=[site_variable()],
+        rows=[
+            [power_stat("Solar", "solar_power", "Solar production"),
+             power_stat("Home", "load_power", "Home consumption (includes the Wall Connector)"),
+             power_stat("Battery", "battery_power", "Positive: discharging; negative: charging"),
+             power_stat("Grid", "grid_power", "Positive: importing; negative: exporting"),
+             (4, 4, wall),
+             (4, 4, gauge("Battery charge", [target(live_last("percentage_charged"),
+                                                    alias="$tag_site_name")]))],
+            [(6, 4, stat("Grid status", [target(live_last("grid_status"),
+                                                alias="$tag_site_name")],
+                         mappings=GRID_STATUS_MAP)),
+             (6, 4, stat("Storm watch", [target(live_last("storm_mode_active"),
+                                                alias="$tag_site_name")],
+                         mappings=ON_OFF_MAP)),
+             (12, 4, describe(today, "Totals since midnight from energy_history (Tesla's "
+                                     "5-minute Wh buckets)"))],
+            [(24, 10, power_24h)],
+        ],
+    )
+
+
+def energy() -> Dashboard:
+    def daily(title: str, *columns: tuple[str, str], stack: bool = True) -> Json:
+        return timeseries(title, [target(energy_query(*columns))], "watth", bars=True,
+                          stack=stack)
+
+    def monthly(title: str, *columns: tuple[str, str]) -> Json:
+        return month_bars(title, energy_query(*columns), "watth", [a for a, _ in columns])
+
+    totals = stat("Totals for the range", [target(energy_query(
+        SOLAR, HOME, GRID_IMPORT, GRID_EXPORT, BATTERY_CHARGE, BATTERY_DISCHARGE, group=""))],
+        "watth", calc="sum")
+    totals["options"]["graphMode"] = "none"
+    self_powered = stat("Self-powered", [target(self_powered_query())], "percent",
+                        min=0, max=100)
+    self_powered["options"]["graphMode"] = "none"
+    return Dashboard(
+        uid="tesla-energy", title="Tesla Energy: Energy", time_from="now-30d",
+        description="Daily and monthly energy from Tesla's exact watt-hour history",
+        variables=[site_variable(), tz_variable()],
+        rows=[
+            [(18, 4, totals),
+             (6, 4, describe(self_powered, "Share of home usage covered by solar and battery"))],
+            [(12, 8, daily("Solar generation per day", SOLAR)),
+             (12, 8, monthly("Solar generation per month", SOLAR))],
+            [(12, 8, daily("Home usage by source per day", *HOME_SOURCES)),
+             (12, 8, monthly("Home usage by source per month", *HOME_SOURCES))],
+            [(12, 8, daily("Grid import vs export per day", GRID_IMPORT, GRID_EXPORT,
+                           stack=False)),
+             (12, 8, monthly("Grid import vs export per month", GRID_IMPORT, GRID_EXPORT))],
+            [(12, 8, daily("Battery charge vs discharge per day", BATTERY_CHARGE,
+                           BATTERY_DISCHARGE, stack=False)),
+             (12, 8, monthly("Battery charge vs discharge per month", BATTERY_CHARGE,
+                             BATTERY_DISCHARGE))],
+            [(24, 8, timeseries("Self-powered per day", [target(self_powered_query(DAY))],
+                                "percent", bars=True))],
+        ],
+    )
+
+
+def backup_events(select: str, group: str = "") -> str:
+    return f'SELECT {select} FROM "backup_event" WHERE $timeFilter AND {SITE}{tail(group, "0")}'
+
+
+def outages() -> Dashboard:
+    events = backup_events('"duration_seconds"')
+    count_month = month_bars("Outages per month", backup_events(
+        'count("duration_seconds") AS "Outages"', DAY), "none", ["Outages"])
+    duration_month = month_bars("Outage duration per month", backup_events(
+        'sum("duration_seconds") AS "Duration"', DAY), "s", ["Duration"])
+    timeline = timeseries("Outages (start and duration)", [target(
+        backup_events('"duration_seconds" AS "Duration"'))], "s", points=True)
+    return Dashboard(
+        uid="tesla-outages", title="Tesla Energy: Outages", time_from="now-1y",
+        description="Grid outages the site rode through on its battery (backup events)",
+        variables=[site_variable(), tz_variable()],
+        annotations=[annotation("Outages", events, "red", "duration_seconds")],
+        rows=[
+            [(12, 9, table("Backup events", [target(events, fmt="table")],
+                           {"duration_seconds": "s"})),
+             (12, 9, timeline)],
+            [(12, 8, count_month), (12, 8, duration_month)],
+            [(24, 6, state_timeline("Grid status", [target(live_last("grid_status"),
+                                                           alias="$tag_site_name")],
+                                    GRID_STATUS_MAP))],
+        ],
+    )
+
+
+def wall_connector() -> Dashboard:
+    sessions = ('SELECT "duration_seconds", "energy_added_wh" FROM "charge_session" WHERE '
+                f'$timeFilter AND {SITE} GROUP BY "din"')
+    per_day = ('SELECT sum("energy_added_wh") AS "Energy" FROM "charge_session" WHERE '
+               f'$timeFilter AND {SITE}{tail(DAY, "0")}')
+    return Dashboard(
+        uid="tesla-wall-connector", title="Tesla Energy: Wall Connector", time_from="now-30d",
+        description="Wall Connector power and charge sessions",
+        variables=[site_variable(), tz_variable()],
+        rows=[
+            [(24, 8, timeseries("Power by connector", [target(series_query(
+                "wall_connector", 'mean("wall_connector_power")', by="din"),
+                alias="$tag_din")], "watt"))],
+            [(14, 9, table("Charge sessions", [target(sessions, fmt="table")],
+                           {"duration_seconds": "s", "energy_added_wh": "watth"})),
+             (10, 9, month_bars("Energy per month", per_day, "watth", ["Energy"]))],
+        ],
+    )
+
+
+def settings_history() -> Dashboard:
+    changes = ('SELECT "value", "previous", "setting" FROM "control_event" WHERE $timeFilter '
+               f'AND {SITE}')
+
+    def setting(title: str, name: str, mappings: list[Json] | None = None) -> Json:
+        targets = [target(series_query("site_info", f'last("{name}")', by="site_name",
+                                       fill="previous"), alias="$tag_site_name")]
+        return state_timeline(title, targets, mappings or [])
+
+    reserve = timeseries("Backup reserve", [target(series_query(
+        "site_info", 'last("backup_reserve_percent")', by="site_name", fill="previous"),
+        alias="$tag_site_name")], "percent")
+    return Dashboard(
+        uid="tesla-settings", title="Tesla Energy: Settings history", time_from="now-30d",
+        description="Backup reserve, operation mode and storm watch over time; changes made "
+                    "with tesla-energy set are annotations",
+        variables=[site_variable()],
+        annotations=[annotation("Setting changes", changes, "blue", "value", tags="setting")],
+        rows=[
+            [(24, 8, reserve)],
+            [(24, 5, setting("Operation mode", "default_real_mode"))],
+            [(24, 5, setting("Storm watch enabled", "storm_mode_enabled", ON_OFF_MAP))],
+            [(24, 8, table("Changes made by this tool", [target(
+                changes.replace(', "setting" FROM', ' FROM') + ' GROUP BY "setting"',
+                fmt="table")], {}))],
+        ],
+    )
+
+
+def collector_health() -> Dashboard:
+    def per_endpoint(title: str, select: str, unit: str = "none", by: str = "endpoint") -> Json:
+        return timeseries(title, [target(series_query("collector", select, by=by, fill="none",
+                                                      where=""), alias=f"$tag_{by}")],
+                          unit, bars=unit == "none")
+
+    sink = "\"endpoint\" = 'influxdb'"
+    last_write = ('SELECT last("points_written") AS "points in last write" FROM "collector" '
+                  'WHERE $timeFilter AND "points_written" > 0 GROUP BY "job"')
+    return Dashboard(
+        uid="tesla-collector", title="Tesla Energy: Collector health", time_from="now-6h",
+        refresh="1m",
+        description="Fleet API requests, errors, rate limits and latency; InfluxDB writes and "
+                    "the spool",
+        rows=[
+            [(12, 8, per_endpoint("Requests per endpoint", 'sum("requests")')),
+             (12, 8, per_endpoint("Errors per endpoint", 'sum("errors")'))],
+            [(12, 8, per_endpoint("Rate limited (429) per endpoint", 'sum("rate_limited")')),
+             (12, 8, per_endpoint("Latency per endpoint", 'mean("latency_ms")', "ms"))],
+            [(12, 8, timeseries("Points written per job", [target(series_query(
+                "collector", 'sum("points_written")', by="job", fill="none", where=sink),
+                alias="$tag_job")], "none", bars=True)),
+             (12, 8, timeseries("Spool (points waiting for InfluxDB)", [target(series_query(
+                 "collector", 'last("spool_points")', by="job", fill="none", where=sink),
+                 alias="$tag_job")], "none"))],
+            [(24, 7, table("Last successful write per job", [target(last_write, fmt="table")],
+                           {}))],
+        ],
+    )
+
+
+DASHBOARDS = {
+    "overview": overview,
+    "energy": energy,
+    "outages": outages,
+    "wall-connector": wall_connector,
+    "settings-history": settings_history,
+    "collector-health": collector_health,
+}
+
+
+def render_all() -> dict[str, str]:
+    """File name -> JSON text (2-space indent, sorted keys, trailing newline)."""
+    return {f"{name}.json": json.dumps(build().render(), indent=2, sort_keys=True) + "\n"
+            for name, build in DASHBOARDS.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the committed files differ from the generator output")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in render_all().items():
+        path = OUT_DIR / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            OUT_DIR.mkdir(exist_ok=True)
+            path.write_text(text)
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run python grafana/build_dashboards.py",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
