@@ -1,0 +1,47 @@
+"""Transform stage: pure functions from decoded Fleet API JSON to measurement frames, and the
+line-protocol serializer.
+
+Must not do I/O (apart from a warning log line for malformed records), and must not import
+httpx or influxdb_client. The InfluxDB schema lives in ``fields``; everything that leaves the
+process as line protocol goes through ``to_line_protocol``.
+"""
+
+from collector.transform.fields import SCHEMAS, Field, Kind, MalformedRecord, Schema
+from collector.transform.frame import Frame, build_frame, empty_frame
+from collector.transform.history import (
+    BACKUP_DURATION_UNIT_SECONDS,
+    backup_duration_seconds,
+    backup_event_frame,
+    calendar_history_frame,
+    charge_session_frame,
+    energy_history_frame,
+)
+from collector.transform.lineprotocol import WRITE_PRECISION, to_line_protocol
+from collector.transform.live import LiveStatusFrames, derived_powers, live_status_frames
+from collector.transform.metrics import SINK_ENDPOINT, collector_frame
+from collector.transform.site_info import site_info_frame
+
+__all__ = [
+    "BACKUP_DURATION_UNIT_SECONDS",
+    "SCHEMAS",
+    "SINK_ENDPOINT",
+    "WRITE_PRECISION",
+    "Field",
+    "Frame",
+    "Kind",
+    "LiveStatusFrames",
+    "MalformedRecord",
+    "Schema",
+    "backup_duration_seconds",
+    "backup_event_frame",
+    "build_frame",
+    "calendar_history_frame",
+    "charge_session_frame",
+    "collector_frame",
+    "derived_powers",
+    "empty_frame",
+    "energy_history_frame",
+    "live_status_frames",
+    "site_info_frame",
+    "to_line_protocol",
+]

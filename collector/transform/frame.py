@@ -1,0 +1,209 @@
+"""``Frame``: one measurement's points as a pandas DataFrame, and how frames are built.
+
+A frame is the measurement name, a DataFrame indexed by a UTC ``DatetimeIndex`` (whole
+seconds: the write precision is seconds, see ``lineprotocol``) and the names of its tag
+columns; every other column is a field. Column dtypes follow ``fields.DTYPES`` so a field's
+line-protocol type is fixed by the schema; a missing value (NaN/NA/None) is simply not
+written for that point.
+
+Also the shared helpers of the transforms: timestamp parsing (offset-aware ISO 8601 or
+protobuf ``{"seconds": N}`` to epoch seconds), envelope unwrapping and the "skip a malformed
+record, log once per batch" rule. No I/O apart from that log line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collector.log import get_logger
+from collector.transform.fields import Kind, MalformedRecord, Schema
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Points of one measurement: ``data`` has a UTC DatetimeIndex; ``tags`` name tag columns."""
+
+    measurement: str
+    data: pd.DataFrame
+    tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        index = self.data.index
+        if not isinstance(index, pd.DatetimeIndex) or str(index.tz) != "UTC":
+            raise ValueError(f"{self.measurement}: frame index must be a UTC DatetimeIndex")
+        missing = [t for t in self.tags if t not in self.data.columns]
+        if missing:
+            raise ValueError(f"{self.measurement}: tag columns {missing} not in frame")
+
+    @property
+    def fields(self) -> list[str]:
+        return [c for c in self.data.columns if c not in self.tags]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.data) == 0
+
+
+@dataclass
+class Row:
+    """One point before it becomes a frame row: epoch seconds, tag values, field values."""
+
+    time: int
+    tags: dict[str, str]
+    fields: dict[str, Any]
+
+
+def utc_index(seconds: Iterable[int]) -> pd.DatetimeIndex:
+    """A UTC DatetimeIndex (ns resolution) named ``time`` from epoch seconds."""
+    values = np.fromiter(seconds, dtype="int64").astype("datetime64[s]").astype("datetime64[ns]")
+    return pd.DatetimeIndex(values, name="time").tz_localize("UTC")
+
+
+def build_frame(schema: Schema, rows: list[Row], extra_float_fields: Iterable[str] = (),
+                fill_zero: bool = False) -> Frame:
+    """A frame with every tag and field column of ``schema`` (plus extra float fields).
+
+    Columns get the schema's dtypes; absent values stay NA unless ``fill_zero`` (the
+    energy_history rule: the API omits zero-valued fields), which applies to the schema's
+    fields only; extra fields stay NA where absent.
+    """
+    columns: dict[str, Any] = {}
+    for tag in schema.tags:
+        columns[tag] = np.array([r.tags.get(tag) for r in rows], dtype=object)
+    for spec in schema.fields:
+        columns[spec.name] = _column([r.fields.get(spec.name) for r in rows], spec.kind,
+                                     fill_zero)
+    for name in extra_float_fields:
+        if name not in columns:
+            columns[name] = _column([r.fields.get(name) for r in rows], Kind.FLOAT, False)
+    data = pd.DataFrame(columns, index=utc_index(r.time for r in rows))
+    return Frame(schema.measurement, data, schema.tags)
+
+
+_MASKED = {Kind.INT: (pd.arrays.IntegerArray, "int64", 0),
+           Kind.BOOL: (pd.arrays.BooleanArray, "bool", False)}
+
+
+def _column(values: list[Any], kind: Kind, fill_zero: bool) -> Any:
+    """One column in the dtype of ``fields.DTYPES`` (built directly: this runs every poll)."""
+    if kind is Kind.FLOAT:
+        missing = 0.0 if fill_zero else math.nan
+        return np.array([missing if v is None else v for v in values], dtype="float64")
+    if kind is Kind.STR:
+        return np.array(values, dtype=object)
+    array_type, dtype, filler = _MASKED[kind]
+    mask = np.array([v is None for v in values], dtype=bool)
+    data = np.array([filler if v is None else v for v in values], dtype=dtype)
+    return array_type(data, mask)
+
+
+def empty_frame(schema: Schema) -> Frame:
+    return build_frame(schema, [])
+
+
+# --- shared parsing helpers ---
+
+
+def unwrap(payload: Any) -> Any:
+    """The inner value of a ``{"response": ...}`` envelope; other values unchanged."""
+    envelope = {"response", "error", "error_description"}
+    if isinstance(payload, Mapping) and "response" in payload and set(payload) <= envelope:
+        return payload["response"]
+    return payload
+
+
+def parse_time(value: Any) -> int:
+    """Epoch seconds (floored) of an offset-aware ISO 8601 string or ``{"seconds": N}``."""
+    if isinstance(value, Mapping):
+        return _proto_seconds(value, "timestamp", allow_missing=False)
+    if not isinstance(value, str):
+        raise MalformedRecord(f"timestamp: expected a string, got {value!r:.40}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedRecord(f"timestamp: cannot parse {value!r:.40}") from None
+    if parsed.tzinfo is None:
+        raise MalformedRecord(f"timestamp: {value!r:.40} has no UTC offset")
+    return math.floor(parsed.timestamp())
+
+
+def epoch_seconds(moment: datetime) -> int:
+    """Whole epoch seconds of an aware datetime (collection times are floored to the second)."""
+    if moment.tzinfo is None:
+        raise ValueError("collection time must be timezone-aware")
+    return math.floor(moment.timestamp())
+
+
+def proto_duration_seconds(value: Any) -> float:
+    """Seconds of a protobuf Duration: ``{"seconds": N, "nanos": M}`` (zeros omitted), a
+    ``"3600s"`` string or a plain number."""
+    if isinstance(value, Mapping):
+        return float(_proto_seconds(value, "duration", allow_missing=True)) + _nanos(value)
+    if isinstance(value, str) and value.endswith("s"):
+        value = value[:-1]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise MalformedRecord(f"duration: cannot parse {value!r:.40}") from None
+
+
+def _proto_seconds(value: Mapping, what: str, allow_missing: bool) -> int:
+    raw = value.get("seconds")
+    if raw is None and allow_missing:
+        return 0
+    try:
+        if isinstance(raw, bool) or raw is None:
+            raise TypeError
+        return int(raw)
+    except (TypeError, ValueError):
+        raise MalformedRecord(f"{what}: bad seconds {raw!r:.40}") from None
+
+
+def _nanos(value: Mapping) -> float:
+    raw = value.get("nanos") or 0
+    return raw / 1e9 if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
+
+
+def parse_records(records: Any, parse: Callable[[Any], Row], what: str,
+                  **context: Any) -> list[Row]:
+    """Parse each record with ``parse``; malformed ones are skipped and logged once per call."""
+    if records is None:
+        return []
+    if not isinstance(records, list):
+        log.warning("malformed_response", what=what, reason="expected a list", **context)
+        return []
+    rows: list[Row] = []
+    skipped: list[str] = []
+    for record in records:
+        try:
+            if not isinstance(record, Mapping):
+                raise MalformedRecord(f"record is {type(record).__name__}, not an object")
+            rows.append(parse(record))
+        except MalformedRecord as exc:
+            skipped.append(str(exc))
+    if skipped:
+        log.warning("malformed_records_skipped", what=what, skipped=len(skipped),
+                    kept=len(rows), first_reason=skipped[0], **context)
+    return rows
+
+
+def dedupe_by_time(rows: list[Row]) -> list[Row]:
+    """Rows sorted by UTC instant; a repeated instant keeps the last record seen."""
+    by_time = {}
+    for row in rows:
+        by_time[(row.time, tuple(sorted(row.tags.items())))] = row
+    return sorted(by_time.values(), key=lambda r: r.time)

@@ -1,0 +1,77 @@
+"""live_status response -> ``live_status`` and ``wall_connector`` frames.
+
+Time is the response's own ``timestamp`` (offset-aware, converted to UTC). Every field is
+optional (``energy_left``/``total_pack_energy`` are often missing; ``wall_connectors`` may be
+``[]`` or ``null``). The derived import/export and charge/discharge powers are >= 0 and are
+absent when their source power is absent. Pure: no I/O except a warning for malformed data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from collector.log import get_logger
+from collector.transform.fields import (
+    LIVE_STATUS,
+    LIVE_STATUS_DERIVED,
+    LIVE_STATUS_DERIVED_FIELDS,
+    WALL_CONNECTOR,
+    MalformedRecord,
+    Schema,
+    pick,
+)
+from collector.transform.frame import Frame, Row, build_frame, parse_records, parse_time, unwrap
+
+log = get_logger(__name__)
+
+#: live_status with the derived fields appended (all float W).
+LIVE_STATUS_FULL = Schema(LIVE_STATUS.measurement, LIVE_STATUS.tags,
+                          LIVE_STATUS.fields + LIVE_STATUS_DERIVED_FIELDS)
+
+
+class LiveStatusFrames(NamedTuple):
+    live_status: Frame
+    wall_connector: Frame
+
+
+def derived_powers(values: dict[str, Any]) -> dict[str, float]:
+    """grid import/export and battery discharge/charge (>= 0) from the signed powers."""
+    derived = {}
+    for name, (source, sign) in LIVE_STATUS_DERIVED.items():
+        if source in values:
+            power = sign * values[source]
+            derived[name] = power if power > 0 else 0.0
+    return derived
+
+
+def live_status_frames(response: Any, site_id: int | str,
+                       site_name: str | None = None) -> LiveStatusFrames:
+    """Both frames of one live_status response (envelope optional). A response whose
+    timestamp is missing or unparseable gives two empty frames and a warning."""
+    body = unwrap(response)
+    site = str(site_id)
+    try:
+        if not isinstance(body, dict):
+            raise MalformedRecord("response is not an object")
+        when = parse_time(body.get("timestamp"))
+        values = pick(LIVE_STATUS.fields, body)
+    except MalformedRecord as exc:
+        log.warning("malformed_live_status_skipped", site_id=site, reason=str(exc))
+        return LiveStatusFrames(build_frame(LIVE_STATUS_FULL, []), build_frame(WALL_CONNECTOR, []))
+    values.update(derived_powers(values))
+    tags = {"site_id": site, "site_name": site_name or None}
+    live = build_frame(LIVE_STATUS_FULL, [Row(when, tags, values)])
+    return LiveStatusFrames(live, wall_connector_frame(body.get("wall_connectors"), site, when))
+
+
+def wall_connector_frame(connectors: Any, site_id: str, when: int) -> Frame:
+    """One row per Wall Connector, tagged by ``din``; entries without a din are skipped."""
+
+    def parse(entry: dict[str, Any]) -> Row:
+        din = entry.get("din")
+        if not isinstance(din, str) or not din:
+            raise MalformedRecord("wall connector without a din")
+        return Row(when, {"site_id": site_id, "din": din}, pick(WALL_CONNECTOR.fields, entry))
+
+    rows = parse_records(connectors, parse, "wall_connectors", site_id=site_id)
+    return build_frame(WALL_CONNECTOR, rows)
