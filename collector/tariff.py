@@ -19,8 +19,8 @@ Conventions (as the API sends them, protobuf style: zero-valued fields are omitt
   month. A season whose end is before its start wraps over the year end (Nov -> Mar).
   29 February belongs to the season that covers 28 February unless a season names it.
 - Prices: the most specific entry wins: ``rates[period]`` of the season, then ``rates["ALL"]``
-  of the season, then the same two in the ``"ALL"`` season entry. A season without any
-  ``tou_periods`` is flat: the whole week is its single period ``ALL``.
+  of the season, then the same two in the ``"ALL"`` season entry. Every season needs time
+  periods, even a flat one (one period covering the week, priced through ``ALL``).
 - A season object with neither dates nor periods (``"Winter": {}``, seen in real tariffs) is
   unused: it is ignored with a warning.
 
@@ -131,12 +131,9 @@ class Season:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """The period labels; a flat season (no tou_periods) has the single label ``ALL``."""
-        return tuple(self.periods) or (ALL,)
+        return tuple(self.periods)
 
     def spans(self, label: str) -> tuple[Span, ...]:
-        if not self.periods and label == ALL:
-            return (Span(0, 6),)
         return self.periods.get(label, ())
 
     def first_day(self) -> int:
@@ -434,6 +431,9 @@ def _date_problems(season: Season) -> list[str]:
 
 def _week_problems(season: Season) -> list[str]:
     """Span range errors, then every overlap and gap in the week, grouped over days."""
+    if not season.periods:
+        return [f"season {season.name}: has no time periods (tou_periods); a flat tariff needs "
+                "one period covering the whole week, priced through ALL"]
     out: list[str] = []
     owners = np.zeros((len(season.labels), MINUTES_PER_WEEK), dtype=bool)
     counts = np.zeros(MINUTES_PER_WEEK, dtype=np.int16)
@@ -653,3 +653,62 @@ def price_at(tariff: Tariff, index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
         "season": pd.Categorical.from_codes(season, categories=list(buy.seasons)),
         "period": pd.Categorical.from_codes(period, categories=list(buy.periods)),
     }, index=index)
+
+
+# --- schedule (for display) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One stretch of a day: ``start``-``end`` minutes of the day, its period and prices."""
+
+    start: int
+    end: int
+    period: str
+    buy: float | None
+    sell: float | None
+
+
+@dataclass(frozen=True)
+class SeasonSchedule:
+    season: Season
+    days: tuple[tuple[tuple[int, ...], tuple[Slot, ...]], ...]  # (weekdays, their slots)
+
+
+def schedule(tariff: Tariff, side: Side | None = None) -> list[SeasonSchedule]:
+    """Each season's week as groups of weekdays sharing the same slots (buy side by default).
+
+    Sell prices are filled in when the sell tariff shares the buy seasons; a sell tariff with
+    seasons of its own is scheduled separately (``schedule(tariff, tariff.sell)``).
+    """
+    side = side or tariff.buy
+    compiled = compile_side(side)
+    sell = tariff.sell if side is tariff.buy and tariff.sell and not tariff.sell.own_seasons \
+        else None
+    out = []
+    for row, name in enumerate(compiled.seasons):
+        groups: dict[tuple[Slot, ...], list[int]] = {}
+        for day in range(7):
+            codes = compiled.week[row, day * MINUTES_PER_DAY:(day + 1) * MINUTES_PER_DAY]
+            slots = tuple(_slot(side, sell, name, compiled.periods, start, end, int(code))
+                          for start, end, code in _runs(list(codes)))
+            groups.setdefault(slots, []).append(day)
+        days = tuple((tuple(d), slots) for slots, d in groups.items())
+        out.append(SeasonSchedule(side.seasons[name], days))
+    return out
+
+
+def _slot(side: Side, sell: Side | None, season: str, periods: tuple[str, ...], start: int,
+          end: int, code: int) -> Slot:
+    label = periods[code] if code >= 0 else "-"
+    return Slot(start, end, label, side.price(season, label),
+                sell.price(season, label) if sell else None)
+
+
+def day_names(days: Iterable[int]) -> str:
+    """``(0, 1, 2, 3, 4)`` -> ``Monday-Friday`` (for display)."""
+    return _days_text(list(days))
+
+
+def hhmm(minute: int) -> str:
+    return _hhmm(minute)

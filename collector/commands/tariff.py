@@ -1,9 +1,11 @@
 """``tesla-energy tariff ...``: validate a tariff file and price instants with it.
 
-Sub-commands: ``validate FILE`` (every problem at once; exit 0 valid, 2 invalid) and
+Sub-commands: ``validate FILE`` (every problem at once; exit 0 valid, 2 invalid),
 ``price --at TIMESTAMP FILE`` (the buy and sell price in force at that instant, in the site's
-zone). This module reads files and formats output; the rules and the lookup live in
-``collector.tariff``. It must not hold tariff logic of its own.
+zone), ``show`` (the site's current tariff, or a file's, as a table) and ``set FILE`` (validate,
+show, confirm, POST ``time_of_use_settings``). This module reads files and sites and formats
+output; the rules and the lookup live in ``collector.tariff``, the change flow in
+``collector.control``. It must not hold tariff logic of its own.
 """
 
 from __future__ import annotations
@@ -16,9 +18,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from collector.commands.common import settings_from
+from collector.commands.common import add_site_argument, resolve_site, settings_from
+from collector.commands.set import add_change_arguments, run_change
+from collector.control import READERS, Change
 from collector.errors import UsageError
-from collector.tariff import Tariff, TariffFormatError, errors, load_tariff, price_at, validate
+from collector.source import build_client
+from collector.tariff import (
+    Side,
+    Tariff,
+    TariffFormatError,
+    day_names,
+    errors,
+    hhmm,
+    load_tariff,
+    price_at,
+    schedule,
+    validate,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +57,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     price.add_argument("--time-zone", metavar="TZ",
                        help="the site's IANA zone (default: tesla.time_zone from the config)")
     price.set_defaults(handler=handle_price)
+    show = actions.add_parser("show", help="the site's current tariff as a table",
+                              description="Show a tariff (the site's current one from "
+                              "site_info, or --file) by season, weekdays and time.")
+    add_site_argument(show)
+    show.add_argument("--file", type=Path, metavar="FILE", help="show this file instead")
+    show.set_defaults(handler=handle_show)
+    put = actions.add_parser("set", help="upload a tariff to the site",
+                             description="Validate FILE, show it, ask, then POST it as the "
+                             "site's time_of_use_settings.")
+    put.add_argument("file", type=Path, metavar="FILE")
+    add_change_arguments(put)
+    put.set_defaults(handler=handle_set)
 
 
 def read_tariff_file(path: Path) -> Tariff:
@@ -121,3 +149,67 @@ def handle_price(args: argparse.Namespace) -> int:
 
 def _money(value: float) -> str:
     return "-" if pd.isna(value) else f"{value:.4f}"
+
+
+def format_tariff(tariff: Tariff) -> list[str]:
+    """The tariff as text: per season, weekday groups and their time slots with prices."""
+    unit = f"{tariff.currency or '?'}/kWh"
+    title = " / ".join(p for p in (tariff.name, tariff.utility, tariff.code) if p)
+    lines = [f"Tariff: {title or '(no name)'}   prices in {unit}"]
+    lines += _side_lines(tariff, tariff.buy)
+    if tariff.sell is not None and tariff.sell.own_seasons:
+        lines.append("Sell tariff (its own seasons):")
+        lines += _side_lines(tariff, tariff.sell)
+    elif tariff.sell is None:
+        lines.append("No sell tariff: exports are not priced.")
+    return lines
+
+
+def _side_lines(tariff: Tariff, side: Side) -> list[str]:
+    lines = []
+    for entry in schedule(tariff, side):
+        lines.append(f"Season {entry.season.name} ({entry.season.describe_dates()})")
+        for days, slots in entry.days:
+            lines.append(f"  {day_names(days)}")
+            lines += [f"    {hhmm(s.start)}-{hhmm(s.end)}  {s.period:16} buy {_money(s.buy)}"
+                      f"  sell {_money(s.sell)}" for s in slots]
+    return lines
+
+
+def _site_tariff(args: argparse.Namespace) -> tuple[Tariff, str]:
+    settings = settings_from(args)
+    with build_client(settings) as client:
+        site_id = resolve_site(client, settings, args.site)
+        content = READERS["tariff_content_v2"](client.site_info(site_id))
+    if not content:
+        raise UsageError(f"site {site_id} reports no tariff (no tou_settings.tariff_content_v2 "
+                         "in site_info)")
+    return load_tariff(content), f"site {site_id}"
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        tariff, source = read_tariff_file(args.file), str(args.file)
+    else:
+        tariff, source = _site_tariff(args)
+    for line in format_tariff(tariff):
+        print(line)
+    for problem in validate(tariff):
+        print(f"{source}: {problem}")
+    return 0
+
+
+def handle_set(args: argparse.Namespace) -> int:
+    tariff = read_tariff_file(args.file)
+    problems = validate(tariff)
+    for problem in problems:
+        print(problem)
+    if errors(problems):
+        raise UsageError(f"{args.file} is not a valid tariff ({len(errors(problems))} "
+                         "error(s) above); nothing was sent")
+    for line in format_tariff(tariff):
+        print(line)
+    content = tariff.content
+    change = Change("time_of_use_settings", {"tou_settings": {"tariff_content_v2": content}},
+                    {"tariff_content_v2": content})
+    return run_change(args, change)

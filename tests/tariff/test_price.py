@@ -109,7 +109,7 @@ def test_flat_tariff_and_missing_sell_tariff():
     index = pd.date_range("2024-01-01", periods=48, freq="1h", tz="UTC")
     frame = price_at(flat, index, "Australia/Adelaide")
     assert (frame["buy"] == 0.30).all() and (frame["sell"] == 0.05).all()
-    assert set(frame["period"]) == {"ALL"}
+    assert set(frame["period"]) == {"OFF_PEAK"}
     no_sell = doc("wrap_year")
     assert price_at(load_tariff(no_sell), index, "UTC")["sell"].isna().all()
 

@@ -60,6 +60,12 @@ def test_weekday_span_running_past_midnight_into_the_weekend():
     ]
 
 
+def test_season_without_time_periods():
+    document = doc("flat")
+    del document["seasons"]["Year"]["tou_periods"]
+    assert _only_error(document).startswith("season Year: has no time periods (tou_periods)")
+
+
 def test_out_of_range_time_names_season_period_and_entry():
     document = doc("three_season")
     _periods(document, "Winter", "ON_PEAK")[0]["fromHour"] = 25

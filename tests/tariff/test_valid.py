@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collector.sim.tariff import default_tariff
-from collector.tariff import ALL, TariffFormatError, load_tariff, unwrap
+from collector.tariff import TariffFormatError, load_tariff, unwrap
 from tests.tariff.support import doc, messages, problems
 
 
@@ -20,12 +20,11 @@ def test_wrap_year_tariff_is_valid_with_only_the_label_warning():
     assert "PEAK_FREE" in found[0].message and "not shown by the Tesla app" in found[0].message
 
 
-def test_flat_season_is_one_all_period_covering_the_week():
+def test_flat_tariff_prices_its_one_period_through_all():
     tariff = load_tariff(doc("flat"))
-    season = tariff.buy.seasons["Year"]
-    assert season.labels == (ALL,)
-    assert tariff.buy.price("Year", ALL) == pytest.approx(0.30)
-    assert tariff.sell.price("Year", ALL) == pytest.approx(0.05)
+    assert tariff.buy.seasons["Year"].labels == ("OFF_PEAK",)
+    assert tariff.buy.price("Year", "OFF_PEAK") == pytest.approx(0.30)
+    assert tariff.sell.price("Year", "OFF_PEAK") == pytest.approx(0.05)
 
 
 def test_omitted_zero_fields_default_to_zero():
