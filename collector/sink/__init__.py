@@ -1,0 +1,35 @@
+"""Sink stage: InfluxDB writes with retry, a durable spool, replay and dead letters.
+
+The only package that imports ``influxdb_client``. ``InfluxSink`` writes; ``LineProtocolPrinter``
+is the dry-run twin with the same interface; ``open_sink`` picks one. Must not call the Fleet
+API or transform JSON: it takes frames or line protocol.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from collector.config import Settings
+from collector.sink.deadletter import DEAD_LETTER_FILE, DeadLetters
+from collector.sink.influx import InfluxSink
+from collector.sink.lines import WriteResult, as_lines
+from collector.sink.printer import LineProtocolPrinter
+from collector.sink.spool import Spool
+
+
+def open_sink(settings: Settings, dry_run: bool = False,
+              stream: TextIO | None = None) -> InfluxSink | LineProtocolPrinter:
+    """The sink for a command: a printer for ``--dry-run``, else an ``InfluxSink``."""
+    return LineProtocolPrinter(stream) if dry_run else InfluxSink(settings)
+
+
+__all__ = [
+    "DEAD_LETTER_FILE",
+    "DeadLetters",
+    "InfluxSink",
+    "LineProtocolPrinter",
+    "Spool",
+    "WriteResult",
+    "as_lines",
+    "open_sink",
+]
