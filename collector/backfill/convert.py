@@ -4,9 +4,9 @@
 reply belongs to the window (an energy reply's first bucket must lie on the requested local
 day; backup events and charge sessions are kept only when they *start* inside the window, so
 each one belongs to exactly one window and none is counted twice), then hands the reply to
-the transform stage, which returns measurement frames for the sink. Field names, units and
-the zero-omission rule live in ``collector.transform``; this module must not re-implement
-them.
+the transform stage and serializes the frame with ``to_line_protocol`` (in the fetching worker
+thread, so the single writer thread only sends). Field names, units and the zero-omission rule
+live in ``collector.transform``; this module must not re-implement them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from zoneinfo import ZoneInfo
 
 from collector.backfill.windows import Window
 from collector.errors import InvalidResponse
-from collector.transform import backup_event_frame, charge_session_frame, energy_history_frame
+from collector.transform import (
+    Frame,
+    backup_event_frame,
+    charge_session_frame,
+    energy_history_frame,
+    to_line_protocol,
+)
 
 
 class WrongDay(InvalidResponse):
@@ -28,9 +34,9 @@ class WrongDay(InvalidResponse):
 
 @dataclass(frozen=True)
 class Converted:
-    """The frames of one window plus what they contain."""
+    """The line protocol of one window plus what it contains."""
 
-    frames: list[Any]
+    lines: list[str]
     buckets: int = 0
     events: int = 0
     sessions: int = 0
@@ -98,23 +104,27 @@ def in_window(win: Window, rows: list[dict[str, Any]], time_key: str) -> list[di
     return list(kept.values())
 
 
+def _lines(frame: Frame) -> list[str]:
+    return to_line_protocol(frame) if len(frame) else []
+
+
 def _convert_energy(win: Window, reply: dict[str, Any], zone: ZoneInfo) -> Converted:
     rows = check_day(win, reply, zone)
     frame = energy_history_frame({**reply, "time_series": rows}, site_id=win.site_id)
-    return Converted([frame], buckets=len(frame))
+    return Converted(_lines(frame), buckets=len(frame))
 
 
 def _convert_backup(win: Window, reply: dict[str, Any], _zone: ZoneInfo) -> Converted:
     events = in_window(win, _rows(reply, "events", "calendar_history"), "timestamp")
     frame = backup_event_frame({**reply, "events": events}, site_id=win.site_id)
-    return Converted([frame], events=len(frame))
+    return Converted(_lines(frame), events=len(frame))
 
 
 def _convert_charge(win: Window, reply: dict[str, Any], _zone: ZoneInfo) -> Converted:
     sessions = in_window(win, _rows(reply, "charge_history", "telemetry_history"),
                          "charge_start_time")
     frame = charge_session_frame({**reply, "charge_history": sessions}, site_id=win.site_id)
-    return Converted([frame], sessions=len(frame))
+    return Converted(_lines(frame), sessions=len(frame))
 
 
 CONVERTERS: dict[str, Callable[[Window, dict[str, Any], ZoneInfo], Converted]] = {

@@ -159,6 +159,9 @@ class Runner:
                 log.error("backfill stopped", window=win.describe(), error=str(exc))
                 self._fatal(str(exc))
                 return
+            except Exception as exc:  # a bug in one window must not lose it silently
+                log.exception("unexpected error in a window", window=win.describe())
+                result = _Result(win, None, 0, error=f"{type(exc).__name__}: {exc}")
             if result is not None:
                 self._results.put(result)
 
@@ -217,23 +220,24 @@ class Runner:
             return None
 
     def _flush(self, batch: list[_Result]) -> None:
-        if not batch:
+        """Write a batch, then (only then) checkpoint and count it. After a fatal error the
+        writer keeps draining the queue, so no worker blocks, but writes nothing more."""
+        if not batch or self._summary.error:
             return
         written = [r for r in batch if r.converted is not None]
-        if written and not self._summary.error:
-            try:
-                self._write(written)
-            except CollectorError as exc:
-                log.error("writing history failed; stopping", error=str(exc))
-                self._fatal(f"writing to InfluxDB failed: {exc}")
-                return
+        try:
+            self._write(written)
             self._mark_checkpoint(written)
+        except Exception as exc:
+            log.error("writing history failed; stopping", error=str(exc))
+            self._fatal(f"writing history failed: {exc}")
+            return
         self._count(batch)
 
     def _write(self, written: list[_Result]) -> None:
-        frames = [f for r in written if r.converted for f in r.converted.frames if len(f)]
-        if frames:
-            self.sink.write(frames)
+        lines = [line for r in written if r.converted for line in r.converted.lines]
+        if lines:
+            self.sink.write(lines)
 
     def _mark_checkpoint(self, written: list[_Result]) -> None:
         if self.checkpoint is None:

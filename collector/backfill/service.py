@@ -144,7 +144,7 @@ def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | Non
     windows: list[Window] = []
     for site in sites:
         today = site.today(now)
-        start = since or _gap_start(sink, site, today)
+        start = min(since or _gap_start(sink, site, today), today - timedelta(days=1))
         windows += plan([site], Scope(start=start, kinds=kinds, missing=True), sink=sink, now=now)
     return run_windows(client, sink, sites, newest_first(windows), concurrency=concurrency,
                        stop=stop, progress=_quiet, now=now)

@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.backfill.windows import day_end, day_start
-from collector.errors import ConfigError
+from collector.errors import ConfigError, InvalidResponse, TransientError
 from collector.log import get_logger
 
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+ATTEMPTS = 3
 
 
 def utc_now() -> datetime:
@@ -45,6 +47,17 @@ class SiteContext:
 
     def today(self, clock: Clock = utc_now) -> date:
         return clock().astimezone(self.zone).date()
+
+
+def with_retries(call: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """``call()``, again after an unusable reply or a transient failure the client gave up on."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except (InvalidResponse, TransientError):
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def clean_zone(value: Any) -> str:
@@ -87,9 +100,8 @@ def probe_zone(client: Any, site_id: int, guess: str, clock: Clock = utc_now) ->
     """The zone today's energy history reports for the site ("" when it reports none)."""
     zone = ZoneInfo(guess or "UTC")
     today = clock().astimezone(zone).date()
-    reply = client.calendar_history(
-        site_id, "energy", day_start(today, zone), day_end(today, zone), "day", guess or None
-    )
+    reply = with_retries(lambda: client.calendar_history(
+        site_id, "energy", day_start(today, zone), day_end(today, zone), "day", guess or None))
     return clean_zone(reply.get("installation_time_zone"))
 
 
@@ -105,7 +117,7 @@ def resolve_site(
 
     Raises ``ConfigError`` naming ``TESLA_TIME_ZONE`` when no source knows the zone.
     """
-    info = client.site_info(site_id)
+    info = with_retries(lambda: client.site_info(site_id))
     guess, source = choose_zone(("site_info", info.get("installation_time_zone")),
                                 ("config", config_zone))
     history_zone = probe_zone(client, site_id, guess, clock) if probe else ""

@@ -27,3 +27,44 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert message in err
     assert len(err.splitlines()) == 1
+
+
+@pytest.fixture
+def cli_env(monkeypatch, sim, influxd, influx_db, tmp_state_dir):
+    env = {"TESLA_API_URL": sim.base_url, "TESLA_ACCESS_TOKEN": "sim-access-token",
+           "INFLUX_URL": influxd.url, "INFLUX_BUCKET": f"{influx_db}/autogen", "INFLUX_ORG": "-",
+           "COLLECTOR_STATE_DIR": str(tmp_state_dir), "COLLECTOR_BACKFILL_RATE": "200",
+           "COLLECTOR_LOG_FORMAT": "json"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE"):
+        monkeypatch.delenv(key, raising=False)
+    return env
+
+
+@pytest.mark.integration
+def test_dry_run_prints_the_plan_and_sends_no_history_request(cli_env, sim, capsys):
+    site = sim.site_ids[0]
+    code = main(["backfill", "--site", str(site), "--start", "2024-03-09", "--end",
+                 "2024-03-11", "--kind", "energy,charge", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "zone America/Los_Angeles (from site_info)" in out
+    assert "energy       3 requests       3 days  2024-03-09..2024-03-11" in out
+    assert "2024-03-11T00:00:00-07:00 .. 2024-03-11T23:59:59-07:00 period=day" in out
+    assert "charge       1 requests" in out and "backup" not in out
+    assert sim.requests.count("calendar_history") == sim.requests.count("telemetry_history") == 0
+
+
+@pytest.mark.integration
+def test_backfill_command_imports_and_prints_a_summary(cli_env, sim, influxd, influx_db, capsys):
+    site = sim.site_ids[0]
+    code = main(["backfill", "--start", "2024-03-09", "--end", "2024-03-11", "--kind", "energy"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("backfill complete")
+    rows = influxd.query("SELECT count(total_home_usage) FROM energy_history GROUP BY site_id",
+                         db=influx_db)
+    assert {int(r["site_id"]): r["count"] for r in rows} == {
+        site: 288 + 276 + 288, sim.site_ids[1]: 3 * 288}
+    assert f"{site:>16} energy         3      852" in out

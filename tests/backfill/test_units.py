@@ -34,11 +34,12 @@ def test_reply_for_the_requested_day_converts_with_zero_fields_as_0():
          "battery_energy_imported_from_solar": 684, "total_solar_generation": 724},
         {"timestamp": "2024-09-18T08:50:00+10:00", "total_home_usage": 38509.6384})
     converted = convert(win, reply, BRISBANE)
-    frame = converted.frames[0]
     assert converted.buckets == 2
-    assert frame.data.index[0] == datetime(2024, 9, 17, 22, 45, tzinfo=UTC)
-    assert frame.data["solar_energy_exported"].tolist() == [724.0, 0.0]
-    assert frame.data["total_home_usage"].tolist() == [0.0, 38509.6384]
+    first, second = converted.lines
+    stamp = int(datetime(2024, 9, 17, 22, 45, tzinfo=UTC).timestamp())
+    assert first.startswith("energy_history,site_id=5 ") and first.endswith(f" {stamp}")
+    assert "solar_energy_exported=724.0" in first and "total_home_usage=0.0" in first
+    assert "solar_energy_exported=0.0" in second and "total_home_usage=38509.6384" in second
 
 
 def test_reply_for_another_day_is_a_wrong_day():
@@ -67,7 +68,7 @@ def test_backup_events_belong_to_the_window_they_start_in_once():
               {"timestamp": "2021-12-31T23:00:00+10:00", "duration": 1000}]
     converted = convert(win, {"events": events, "total_events": 3}, BRISBANE)
     assert converted.events == 1
-    assert converted.frames[0].data["duration_seconds"].tolist() == [3862.58]
+    assert "duration_seconds=3862.58 " in converted.lines[0]
 
 
 def test_charge_sessions_filtered_by_start_time():
@@ -78,7 +79,7 @@ def test_charge_sessions_filtered_by_start_time():
     assert len(in_window(win, [inside, outside], "charge_start_time")) == 1
     converted = convert(win, {"charge_history": [inside, outside]}, LA)
     assert converted.sessions == 1
-    assert converted.frames[0].data["energy_added_wh"].tolist() == [7000.0]
+    assert "energy_added_wh=7000.0" in converted.lines[0]
 
 
 def test_checkpoint_survives_reload_and_forgets_a_completed_plan(tmp_path):
