@@ -1,0 +1,135 @@
+"""Assembly of the daemon: client, sink, sites, collector, scheduler, health, signals.
+
+Used by ``tesla-energy run`` and ``tesla-energy demo``. Wiring only: the work is done by
+``source``, ``transform``, ``sink``, ``jobs`` and ``backfill``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.config import Settings
+from collector.errors import CollectorError
+from collector.health import Health, HealthServer
+from collector.jobs import Collector, Daemon, Site, requests_per_day
+from collector.log import get_logger
+from collector.source import FleetClient, build_client
+
+log = get_logger(__name__)
+
+DAEMON_MAX_RETRY_WAIT = 5.0  # longer Retry-After: postpone the job instead of blocking
+
+
+def discover_sites(client: FleetClient, settings: Settings) -> list[Site]:
+    """Configured site ids or every energy site from ``products``, named from ``site_info``."""
+    names: dict[int, str] = {}
+    if settings.tesla.site_ids:
+        ids = list(settings.tesla.site_ids)
+    else:
+        products = client.products()
+        ids = [int(p["energy_site_id"]) for p in products]
+        names = {int(p["energy_site_id"]): str(p.get("site_name") or "") for p in products}
+    sites = []
+    for site_id in ids:
+        site = Site(site_id, names.get(site_id) or str(site_id), settings.tesla.time_zone)
+        try:
+            info = client.site_info(site_id)
+            site.name = str(info.get("site_name") or site.name)
+            site.time_zone = str(info.get("installation_time_zone") or site.time_zone)
+        except CollectorError as exc:
+            log.warning("site_info unavailable at start; using defaults", site_id=site_id,
+                        error=str(exc))
+        sites.append(site)
+    return sites
+
+
+def make_sink(settings: Settings, *, dry_run: bool = False) -> Any:
+    from collector.sink import InfluxSink, LineProtocolPrinter
+
+    return LineProtocolPrinter() if dry_run else InfluxSink(settings)
+
+
+def make_history(client: FleetClient, sink: Any, settings: Settings,
+                 clock: Callable[[], float]) -> Any:
+    from collector.backfill import RecentHistory
+
+    return RecentHistory(client, sink, settings, now=lambda: datetime.fromtimestamp(clock(), UTC))
+
+
+def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | None = None,
+          sites: Sequence[Site] | None = None,
+          clock: Callable[[], float] = time.time) -> Daemon:
+    """A ready-to-schedule daemon for ``settings`` (``clock``: the wall clock, injectable so
+    tests and benchmarks can run against a simulator living at another time)."""
+    client = client or build_client(settings)
+    client.max_retry_wait = DAEMON_MAX_RETRY_WAIT
+    sink = make_sink(settings, dry_run=dry_run)
+    history = make_history(client, sink, settings, clock)
+    sites = list(sites) if sites is not None else discover_sites(client, settings)
+    if not sites:
+        raise CollectorError("the token sees no energy site; nothing to collect")
+    collector = Collector(client, sink, settings, history=history, clock=clock)
+    health = Health(settings.collector.state_dir, 3 * settings.intervals.live_seconds)
+    daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
+                    history.fill_gaps)
+    log.info("collecting", sites=[s.site_id for s in sites],
+             fleet_requests_per_day=requests_per_day(len(sites), settings))
+    return daemon
+
+
+def run_once(daemon: Daemon) -> int:
+    """Every job once, in order, for every site; returns points written."""
+    collector, written = daemon.collector, 0
+    for group in daemon.groups():
+        written += collector.snapshot_site_info(group)
+        written += collector.poll_live(group)
+        written += collector.refresh_history(group)
+    written += collector.write_metrics()
+    failing = collector.tracker.failing
+    if failing:
+        raise CollectorError("; ".join(f"{k}: {v}" for k, v in sorted(failing.items())))
+    return written
+
+
+def run_forever(daemon: Daemon, settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; exit code 0 on a clean stop, 1 after a fatal error."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    server = None
+    if settings.collector.health_port:
+        server = HealthServer(settings.collector.health_port, daemon.health,
+                              lambda: metrics_text(daemon)).start()
+    daemon.schedule()
+    try:
+        daemon.run_until_stopped(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server:
+            server.stop()
+    if daemon.fatal:
+        raise daemon.fatal
+    log.info("stopped")
+    return 0
+
+
+def metrics_text(daemon: Daemon) -> str:
+    """Prometheus text for ``/metrics``."""
+    collector = daemon.collector
+    lines = []
+    for endpoint, stats in sorted(collector.client.metrics.totals().items()):
+        for name in ("requests", "errors", "rate_limited", "retries"):
+            lines.append(f'tesla_energy_api_{name}_total{{endpoint="{endpoint}"}} '
+                         f"{getattr(stats, name)}")
+    lines.append(f"tesla_energy_points_written_total {collector.sink.points_written}")
+    lines.append(f"tesla_energy_spool_points {collector.sink.spool_points}")
+    last = daemon.health.last_write or 0
+    lines.append(f"tesla_energy_last_write_timestamp_seconds {last:.0f}")
+    lines.append(f"tesla_energy_failing_jobs {len(collector.tracker.failing)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,316 @@
+"""The collector daemon (``tesla-energy run``): scheduled jobs driving source -> transform -> sink.
+
+Jobs, one per cadence and site group (APScheduler 3.x, UTC, coalesce, one instance at a time,
+a real misfire grace time, jitter, an immediate first run):
+
+- ``live``: ``live_status`` of each site -> ``live_status`` + ``wall_connector`` points; a
+  sample with the same response timestamp as the last one written is not written again.
+- ``site_info``: settings snapshot -> ``site_info`` points.
+- ``history``: today's and yesterday's energy buckets (Tesla revises them), recent backup
+  events and charge sessions, through the backfill machinery.
+- ``metrics``: request counters -> ``collector`` points, once a minute.
+- ``gapfill``: at start and after an outage of the API or of InfluxDB, the backfill fetches the
+  history days that are missing or incomplete since the last stored point.
+
+One failing site or job never stops the others; failures are logged when a job starts failing
+and when it recovers, not on every tick. A 429 pushes that job's next run back by
+``Retry-After``. An authentication failure stops the daemon with a clear message. This module
+holds no HTTP or InfluxDB code of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from collector import transform
+from collector.config import Settings
+from collector.errors import AuthRequired, CollectorError, RateLimited
+from collector.health import Health
+from collector.log import get_logger
+
+log = get_logger(__name__)
+
+GROUP_SIZE = 8  # sites per live/site_info/history job
+METRICS_INTERVAL = 60.0
+MISFIRE_GRACE = 30
+ENDPOINT_JOBS = {
+    "live_status": "live",
+    "site_info": "site_info",
+    "calendar_history": "history",
+    "telemetry_history": "history",
+    "products": "startup",
+}
+
+
+@dataclass
+class Site:
+    """An energy site the daemon collects: id, display name (a tag) and IANA zone."""
+
+    site_id: int
+    name: str
+    time_zone: str = ""
+
+
+@dataclass
+class FailureTracker:
+    """Logs a job/site when it starts failing and when it recovers, not on every tick."""
+
+    failing: dict[str, str] = field(default_factory=dict)
+    recovered_hook: Callable[[str], None] | None = None
+
+    def ok(self, key: str) -> None:
+        if self.failing.pop(key, None) is not None:
+            log.info("recovered", key=key)
+            if self.recovered_hook:
+                self.recovered_hook(key)
+
+    def failed(self, key: str, exc: BaseException) -> None:
+        message = str(exc) or type(exc).__name__
+        if key not in self.failing:
+            log.warning("failing", key=key, error=message, error_type=type(exc).__name__)
+        self.failing[key] = message
+
+
+def requests_per_day(site_count: int, settings: Settings) -> int:
+    """Fleet API requests per day the configured intervals make (the budget estimate)."""
+    day = 86400.0
+    per_site = (
+        day / settings.intervals.live_seconds
+        + day / settings.intervals.site_info_seconds
+        + 2 * day / settings.intervals.history_seconds  # energy for today and yesterday
+        + 2 * day / settings.intervals.history_seconds  # backup events and charge sessions
+    )
+    return round(site_count * per_site)
+
+
+class Collector:
+    """One cycle of each kind of collection, for a group of sites. No scheduling here."""
+
+    def __init__(self, client: Any, sink: Any, settings: Settings, *,
+                 history: Any = None, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.sink = sink
+        self.settings = settings
+        self.history = history
+        self.clock = clock
+        self.tracker = FailureTracker()
+        self._last_live: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def _each_site(self, job: str, sites: Sequence[Site],
+                   fetch: Callable[[Site], list[Any]]) -> list[Any]:
+        """Run ``fetch`` for every site, isolating failures; return all frames."""
+        frames: list[Any] = []
+        for site in sites:
+            key = f"{job}:{site.site_id}"
+            try:
+                frames.extend(fetch(site))
+            except (AuthRequired, RateLimited):
+                raise
+            except CollectorError as exc:
+                self.tracker.failed(key, exc)
+            except Exception as exc:  # a bug must not stop the other sites
+                log.exception("unexpected error", key=key)
+                self.tracker.failed(key, exc)
+            else:
+                self.tracker.ok(key)
+        return frames
+
+    def poll_live(self, sites: Sequence[Site]) -> int:
+        frames = self._each_site("live", sites, self._live_frames)
+        return self._write(frames)
+
+    def _live_frames(self, site: Site) -> list[Any]:
+        response = self.client.live_status(site.site_id)
+        stamp = str(response.get("timestamp"))
+        with self._lock:
+            if self._last_live.get(site.site_id) == stamp:
+                return []  # the API served the same sample again
+        frames = transform.live_status_frames(response, site.site_id, site.name)
+        with self._lock:
+            self._last_live[site.site_id] = stamp
+        return frames
+
+    def snapshot_site_info(self, sites: Sequence[Site]) -> int:
+        def fetch(site: Site) -> list[Any]:
+            info = self.client.site_info(site.site_id)
+            site.name = str(info.get("site_name") or site.name)
+            site.time_zone = str(info.get("installation_time_zone") or site.time_zone)
+            return [transform.site_info_frame(info, site.site_id, site.name, self._now())]
+
+        return self._write(self._each_site("site_info", sites, fetch))
+
+    def refresh_history(self, sites: Sequence[Site]) -> int:
+        if self.history is None:
+            return 0
+
+        def fetch(site: Site) -> list[Any]:
+            self.history.refresh_recent(site.site_id, site.time_zone)
+            return []
+
+        self._each_site("history", sites, fetch)
+        return 0
+
+    def write_metrics(self) -> int:
+        window = self.client.metrics.take_window()
+        by_job: dict[str, dict[str, Any]] = {}
+        for endpoint, stats in window.items():
+            by_job.setdefault(ENDPOINT_JOBS.get(endpoint, "other"), {})[endpoint] = stats
+        now = self._now()
+        frames = [transform.collector_frame(stats, job, now) for job, stats in by_job.items()]
+        frames.append(transform.collector_frame(
+            {}, "sink", now, points_written=self.sink.points_written,
+            spool_points=getattr(self.sink, "spool_points", 0)))
+        return self._write(frames)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _write(self, frames: Iterable[Any]) -> int:
+        frames = [f for f in frames if f is not None and len(f)]
+        if not frames:
+            return 0
+        return self.sink.write(frames).written
+
+
+class Daemon:
+    """Schedules the ``Collector``'s jobs and owns their lifecycle (start, stop, reschedule)."""
+
+    def __init__(self, collector: Collector, sites: Sequence[Site], settings: Settings,
+                 health: Health, *, gap_fill: Callable[[Sequence[Site]], Any] | None = None,
+                 workers: int = 8) -> None:
+        self.collector = collector
+        self.sites = list(sites)
+        self.settings = settings
+        self.health = health
+        self.gap_fill = gap_fill
+        self.fatal: BaseException | None = None
+        self.stopped = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max(2, workers))},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": MISFIRE_GRACE},
+        )
+        collector.tracker.recovered_hook = self._on_recovery
+        self._sink_was_down = False
+
+    def groups(self) -> list[list[Site]]:
+        return [self.sites[i:i + GROUP_SIZE] for i in range(0, len(self.sites), GROUP_SIZE)]
+
+    def schedule(self) -> None:
+        intervals = self.settings.intervals
+        cadences = (
+            ("live", intervals.live_seconds, self.collector.poll_live),
+            ("site_info", intervals.site_info_seconds, self.collector.snapshot_site_info),
+            ("history", intervals.history_seconds, self.collector.refresh_history),
+        )
+        now = datetime.now(UTC)
+        for name, seconds, work in cadences:
+            for index, group in enumerate(self.groups()):
+                job_id = f"{name}:{index}"
+                self._add(job_id, seconds, self._guarded(job_id, work, group), now)
+        self._add("metrics", METRICS_INTERVAL, self._guarded("metrics", self._metrics), None)
+        if self.gap_fill:
+            self.request_gap_fill("start")
+
+    def _add(self, job_id: str, seconds: float, func: Callable[[], None],
+             first: datetime | None) -> None:
+        jitter = min(seconds * 0.1, 5.0)
+        self.scheduler.add_job(
+            func, IntervalTrigger(seconds=seconds, jitter=jitter), id=job_id, name=job_id,
+            replace_existing=True, next_run_time=first or datetime.now(UTC) + timedelta(
+                seconds=seconds),
+        )
+
+    def _guarded(self, job_id: str, work: Callable[..., int], *args: Any) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                written = work(*args)
+                self._after_write(written)
+                self.health.job_done(job_id, True)
+            except RateLimited as exc:
+                self._postpone(job_id, exc.retry_after)
+                self.health.job_done(job_id, False, "rate limited")
+            except AuthRequired as exc:
+                self.fatal = exc
+                log.error("authentication failed; stopping", error=str(exc))
+                self.stopped.set()
+            except Exception as exc:
+                self.collector.tracker.failed(job_id, exc)
+                self.health.job_done(job_id, False, type(exc).__name__)
+            else:
+                self.collector.tracker.ok(job_id)
+
+        return run
+
+    def _metrics(self) -> int:
+        return self.collector.write_metrics()
+
+    def _after_write(self, written: int) -> None:
+        sink = self.collector.sink
+        down = bool(getattr(sink, "spooling", False))
+        if written and not down:
+            self.health.wrote()
+        if self._sink_was_down and not down:
+            self.request_gap_fill("influxdb recovered")
+        self._sink_was_down = down
+
+    def _postpone(self, job_id: str, seconds: float) -> None:
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+        log.warning("rate limited; postponing job", job=job_id, retry_after_s=seconds)
+        job = self.scheduler.get_job(job_id)
+        if job is not None:
+            job.modify(next_run_time=when)
+
+    def _on_recovery(self, key: str) -> None:
+        if key.startswith(("live", "history")):
+            self.request_gap_fill(f"{key} recovered")
+
+    def request_gap_fill(self, reason: str) -> None:
+        """Run the gap fill soon (one at a time; repeated requests coalesce)."""
+        if not self.gap_fill:
+            return
+        log.info("gap fill requested", reason=reason)
+        self.scheduler.add_job(
+            self._guarded("gapfill", self._gap_fill), id="gapfill", name="gapfill",
+            replace_existing=True, next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+        )
+
+    def _gap_fill(self) -> int:
+        assert self.gap_fill is not None
+        self.gap_fill(self.sites)
+        return 0
+
+    def run_until_stopped(self, stop: threading.Event | None = None) -> None:
+        """Start, block until ``stop`` (or a fatal error), then shut down promptly."""
+        stop = stop or self.stopped
+        self.scheduler.start()
+        try:
+            while not stop.wait(0.5) and not self.stopped.is_set():
+                pass
+        finally:
+            self.shutdown()
+
+    def close(self) -> None:
+        """Release the sink (its spool lock) and the API client."""
+        self.collector.sink.close()
+        self.collector.client.close()
+
+    def shutdown(self, timeout: float = 8.0) -> None:
+        """Stop scheduling, let running jobs finish (at most ``timeout`` s), save health."""
+        if self.scheduler.running:
+            closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True},
+                                      daemon=True)
+            closer.start()
+            closer.join(timeout)
+        self.health.save()
