@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from collector.backfill import Checkpoint, checkpoint_path, plan_kind
+from collector.backfill import Checkpoint, RunOptions, checkpoint_path, plan_kind
 from collector.backfill.progress import Progress
 from collector.sim import ENERGY_FIELDS
 from tests.backfill.conftest import LA, requested_days, stored_by_day
@@ -89,7 +89,8 @@ def test_a_crash_never_checkpoints_unwritten_windows(client, sink, sim, settings
     path = checkpoint_path(settings.collector.state_dir)
     crashed = run_backfill(client, CrashingSink(sink, crash_on=6), [site],
                            Scope(start=FIRST, end=LAST, kinds=("energy",)), now=now,
-                           checkpoint=Checkpoint(path), concurrency=3)
+                           checkpoint=Checkpoint(path),
+                           options=RunOptions(concurrency=3, batch_points=1))  # 1 write/window
     assert "killed" in crashed.error
     finished = _finished_days(path, site)
     assert 0 < len(finished) < 30
