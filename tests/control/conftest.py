@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from collector.sim import SimConfig, SimServer
@@ -43,3 +45,30 @@ def influx_env(monkeypatch, cli_env: SimServer, influxd, influx_db: str) -> str:
     monkeypatch.setenv("INFLUX_ORG", "-")
     monkeypatch.delenv("INFLUX_TOKEN", raising=False)
     return influx_db
+
+
+def logged(sim: SimServer, endpoint: str, expected: int, status: int | None = None) -> int:
+    """The request log's count for ``endpoint``, once it reaches ``expected`` (or after 5 s).
+
+    The simulator logs a request after it has written the answer, so the client can read the
+    answer a moment before the entry lands; this waits for the log, it does not time anything.
+    """
+    deadline = time.monotonic() + 5.0
+    while (count := sim.requests.count(endpoint=endpoint, status=status)) < expected \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return count
+
+
+def requests_sent(sim: SimServer, endpoint: str | None = None) -> int:
+    """Requests the simulator answered, after a sentinel round trip has been logged too.
+
+    A request whose entry is not yet in the log (see ``logged``) would have finished long
+    before the sentinel's own round trip, so a zero here means nothing was sent.
+    """
+    before = sim.requests.count(endpoint="products")
+    httpx.get(f"{sim.base_url}/api/1/products", headers={"Authorization": f"Bearer {TOKEN}"})
+    logged(sim, "products", before + 1)
+    if endpoint is None:
+        return sim.requests.count() - sim.requests.count(endpoint="products")
+    return sim.requests.count(endpoint=endpoint)

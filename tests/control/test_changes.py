@@ -8,6 +8,7 @@ import json
 import pytest
 
 from collector.cli import main
+from tests.control.conftest import logged, requests_sent
 from tests.tariff.support import FIXTURES
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def test_confirmed_change_is_applied_and_recorded(influx_env, sim, site_id, infl
     assert main([*argv, "--yes"]) == 0
     out = capsys.readouterr().out
     assert "done: site_info confirms the change" in out
-    assert sim.requests.count(endpoint=endpoint, status=200) == 1
+    assert logged(sim, endpoint, 1, status=200) == 1
     info = sim.site_info(site_id)
     events = _events(influxd, influx_env)
     assert set(events) == set(expected)
@@ -62,15 +63,15 @@ def test_dry_run_prints_path_and_body_and_posts_nothing(cli_env, site_id, capsys
     out = capsys.readouterr().out
     assert f"dry run: would send POST /api/1/energy_sites/{site_id}/backup" in out
     assert json.loads(out[out.index("{"):]) == {"backup_reserve_percent": 35}
-    assert cli_env.requests.count(endpoint="backup") == 0
-    assert cli_env.requests.count(endpoint="site_info") == 1
+    assert logged(cli_env, "site_info", 1) == 1
+    assert requests_sent(cli_env, "backup") == 0
     assert cli_env.site_info(site_id)["backup_reserve_percent"] == 20
 
 
 def test_unchanged_value_sends_nothing(cli_env, capsys):
     assert main(["set", "backup-reserve", "20", "--yes"]) == 0
     assert "nothing to change" in capsys.readouterr().out
-    assert cli_env.requests.count(endpoint="backup") == 0
+    assert requests_sent(cli_env, "backup") == 0
 
 
 def test_tariff_set_uploads_and_records(influx_env, sim, site_id, influxd, capsys):
@@ -93,7 +94,7 @@ def test_tariff_set_dry_run_prints_the_exact_body(cli_env, site_id, capsys):
     assert f"POST /api/1/energy_sites/{site_id}/time_of_use_settings" in out
     body = json.loads(out[out.index("{", out.index("dry run")):])
     assert body == {"tou_settings": {"tariff_content_v2": json.loads(path.read_text())}}
-    assert cli_env.requests.count(endpoint="time_of_use_settings") == 0
+    assert requests_sent(cli_env, "time_of_use_settings") == 0
 
 
 def test_tariff_show_reads_the_site_tariff(cli_env, site_id, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collector.cli import main
+from tests.control.conftest import requests_sent
 
 BAD = [
     ["set", "backup-reserve", "101"],
@@ -32,7 +33,7 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(cli_env, capsys, argv
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err
-    assert cli_env.requests.count() == 0
+    assert requests_sent(cli_env) == 0
 
 
 def test_invalid_tariff_file_exits_2_and_sends_nothing(cli_env, capsys, tmp_path):
@@ -42,14 +43,14 @@ def test_invalid_tariff_file_exits_2_and_sends_nothing(cli_env, capsys, tmp_path
     captured = capsys.readouterr()
     assert "error: currency is 'AUD'" in captured.out
     assert captured.err.count("\n") == 1 and "nothing was sent" in captured.err
-    assert cli_env.requests.count() == 0
+    assert requests_sent(cli_env) == 0
 
 
 def test_no_terminal_and_no_yes_refuses_before_the_post(cli_env, site_id, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", _Input("", tty=False))
     assert main(["set", "backup-reserve", "35"]) == 2
     assert "pass --yes" in capsys.readouterr().err
-    assert cli_env.requests.count(endpoint="backup") == 0
+    assert requests_sent(cli_env, "backup") == 0
     assert cli_env.site_info(site_id)["backup_reserve_percent"] == 20
 
 
@@ -57,7 +58,7 @@ def test_answering_no_changes_nothing(cli_env, site_id, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", _Input("n\n", tty=True))
     assert main(["set", "backup-reserve", "35"]) == 2
     assert "cancelled" in capsys.readouterr().err
-    assert cli_env.requests.count(endpoint="backup") == 0
+    assert requests_sent(cli_env, "backup") == 0
 
 
 class _Input:
