@@ -10,6 +10,7 @@ The optional HTTP server answers ``/healthz`` (200 ok / 503 stale) and ``/metric
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from collector.files import write_private_file
 
 HEARTBEAT_FILE = "heartbeat.json"
 WRITE_EVERY_SECONDS = 5.0
@@ -71,12 +74,9 @@ class Health:
             }
 
     def save(self) -> None:
-        from collector.source import write_private_file  # atomic write helper
-
-        try:
+        # On failure the HTTP endpoint still answers and the checker reports the file stale.
+        with contextlib.suppress(OSError):
             write_private_file(self.path, json.dumps(self.snapshot()))
-        except OSError:
-            pass  # the HTTP endpoint still answers; the checker reports the file as stale
 
 
 def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:

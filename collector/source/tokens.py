@@ -13,10 +13,7 @@ configured tokens. No token value ever appears in a message or log line.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +24,7 @@ from typing import Any
 import httpx
 
 from collector.errors import AuthRequired, InvalidResponse, TransientError
+from collector.files import write_private_file
 from collector.log import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -66,29 +64,6 @@ def jwt_expiry(token: str) -> float | None:
     except (ValueError, AttributeError):
         return None
     return float(exp) if isinstance(exp, int | float) else None
-
-
-def write_private_file(path: Path, text: str) -> None:
-    """Atomically replace ``path`` with ``text``: temp file in the same directory, mode 0600,
-    fsync, rename, fsync of the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_token_file(path: Path) -> TokenSet | None:
