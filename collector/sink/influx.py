@@ -39,7 +39,7 @@ from collector.errors import SinkError
 from collector.log import get_logger, register_secret
 from collector.sink.deadletter import DeadLetters
 from collector.sink.lines import WriteResult, as_lines
-from collector.sink.spool import Spool
+from collector.sink.spool import PRIVATE_SPOOLS, Spool, open_spool, orphan_spools
 
 log = get_logger(__name__)
 
@@ -105,7 +105,9 @@ class InfluxSink:
                                       timeout=int(influx.timeout_seconds * 1000))
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         state_dir = settings.collector.state_dir
-        self.spool = Spool(state_dir / "spool", int(settings.collector.spool_max_mb * 2**20))
+        self._state_dir = state_dir
+        self._spool_bytes = int(settings.collector.spool_max_mb * 2**20)
+        self.spool = open_spool(state_dir, self._spool_bytes)
         self._dead = DeadLetters(state_dir)
         self.points_written = 0
         self._available: bool | None = None
@@ -150,7 +152,7 @@ class InfluxSink:
         lines = as_lines(data)
         with self._lock:
             result = WriteResult()
-            if self.spool.points and not self._replay_locked(result):
+            if self._has_backlog() and not self._replay_locked(result):
                 self._spool(lines, result)
                 return result
             delivery = self._deliver(lines)
@@ -172,19 +174,39 @@ class InfluxSink:
             return result
 
     def _replay_locked(self, result: WriteResult) -> bool:
-        while self.spool.points:
-            batch = self.spool.read(self.chunk_lines)
+        if not self._drain(self.spool, result):
+            return False
+        for orphan in orphan_spools(self._state_dir, self.spool.directory, self._spool_bytes):
+            drained = self._drain(orphan, result)
+            if drained:
+                orphan.discard()
+            else:
+                orphan.close()
+                return False
+        if result.replayed:
+            self._mark_up(replayed=result.replayed)
+        return True
+
+    def _has_backlog(self) -> bool:
+        """Own spooled points, or private spools of other processes that may be orphaned."""
+        if self.spool.points:
+            return True
+        root = self._state_dir / PRIVATE_SPOOLS
+        return root.is_dir() and any(p != self.spool.directory for p in root.iterdir())
+
+    def _drain(self, spool: Spool, result: WriteResult) -> bool:
+        """Send ``spool``'s lines in order; False when InfluxDB failed again."""
+        while spool.points:
+            batch = spool.read(self.chunk_lines)
             if not batch:
                 break
             delivery = self._deliver(batch)
-            self.spool.commit(delivery.handled)
+            spool.commit(delivery.handled)
             result.replayed += delivery.written
             result.dead_lettered += delivery.dead
             if delivery.failure is not None:
                 self._mark_down(delivery.failure.reason)
                 return False
-        if result.replayed:
-            self._mark_up(replayed=result.replayed)
         return True
 
     def _spool(self, lines: list[str], result: WriteResult) -> None:
@@ -279,7 +301,10 @@ class InfluxSink:
     def close(self) -> None:
         self._write_api.close()
         self._client.close()
-        self.spool.close()
+        if self.spool.directory.parent.name == PRIVATE_SPOOLS and not self.spool.points:
+            self.spool.discard()
+        else:
+            self.spool.close()
 
     def __enter__(self) -> InfluxSink:
         return self

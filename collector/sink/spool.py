@@ -11,7 +11,10 @@ harmless because a rewritten point overwrites itself. A line cut short by a kill
 Size cap (``collector.spool_max_mb``): when the spool grows past it, the OLDEST segments are
 dropped (the newest data is kept: history buckets can be fetched again by gap fill, live
 samples cannot), with one warning when dropping starts and one when the spool is below the cap
-again. One process owns a spool directory (an exclusive lock); no network, no InfluxDB here.
+again. One process owns a spool directory (an exclusive lock). A second process on the same
+state dir (a ``backfill`` or ``set`` while the daemon runs) gets a private spool under
+``<state_dir>/spool.d/``; whichever sink next replays adopts private spools whose owner has
+exited (``orphan_spools``), so nothing is stranded. No network, no InfluxDB here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +34,8 @@ from collector.log import get_logger
 log = get_logger(__name__)
 
 SEGMENT_SUFFIX = ".lp"
+SHARED_SPOOL = "spool"
+PRIVATE_SPOOLS = "spool.d"
 MAX_SEGMENT_BYTES = 4 * 1024 * 1024
 MIN_SEGMENT_BYTES = 4096
 
@@ -44,6 +52,10 @@ def _fsync_dir(path: Path) -> None:
 class _Cursor:
     segment: str = ""
     offset: int = 0
+
+
+class SpoolBusy(SinkError):
+    """Another live process holds this spool directory's lock."""
 
 
 class Spool:
@@ -75,7 +87,7 @@ class Spool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise SinkError(
+            raise SpoolBusy(
                 f"spool {self.directory} is in use by another collector process; give each "
                 "process its own COLLECTOR_STATE_DIR"
             ) from None
@@ -85,6 +97,11 @@ class Spool:
         if self._lock >= 0:
             os.close(self._lock)
             self._lock = -1
+
+    def discard(self) -> None:
+        """Close and delete this (private, drained) spool directory."""
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def _segments(self) -> list[Path]:
         return sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}"))
@@ -229,3 +246,27 @@ class Spool:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
+
+
+def open_spool(state_dir: Path, max_bytes: int) -> Spool:
+    """The shared spool of ``state_dir``, or a private one when another process holds it."""
+    try:
+        return Spool(state_dir / SHARED_SPOOL, max_bytes)
+    except SpoolBusy:
+        private = state_dir / PRIVATE_SPOOLS / f"{os.getpid()}-{time.time_ns()}"
+        log.info("spool_shared_busy_using_private", directory=str(private))
+        return Spool(private, max_bytes)
+
+
+def orphan_spools(state_dir: Path, own: Path, max_bytes: int) -> Iterator[Spool]:
+    """Private spools left by processes that have exited (their lock is free), oldest first."""
+    root = state_dir / PRIVATE_SPOOLS
+    if not root.is_dir():
+        return
+    for directory in sorted(root.iterdir()):
+        if directory == own or not directory.is_dir():
+            continue
+        try:
+            yield Spool(directory, max_bytes)
+        except SpoolBusy:
+            continue  # its process is still running; it replays its own spool

@@ -200,3 +200,23 @@ def test_dry_run_printer_has_the_same_interface(influx_settings: Settings) -> No
     assert result.written == len(expected) and stream.getvalue().splitlines() == expected
     assert printer.spool_points == 0 and printer.query_influxql("SELECT 1") == []
     assert not (influx_settings.collector.state_dir / "spool").exists()
+
+
+def test_second_process_on_same_state_dir_gets_a_private_spool_that_is_adopted(
+        private_influxd: InfluxServer, tmp_state_dir: Path) -> None:
+    """A backfill next to the running daemon: its points are neither refused nor stranded."""
+    db = private_influxd.create_database("shared")
+    settings = _settings(private_influxd, db, tmp_state_dir)
+    daemon = InfluxSink(settings, sleep=lambda _s: None)
+    private_influxd.stop()
+    backfill = InfluxSink(settings, sleep=lambda _s: None)
+    assert backfill.spool.directory.parent.name == "spool.d"
+    assert backfill.write(_live_lines(0, 7)).spooled == 7
+    backfill.close()  # exits while InfluxDB is still down: its spool is now an orphan
+    assert daemon.write(_live_lines(7, 3)).spooled == 3
+    private_influxd.start()
+    result = daemon.write(_live_lines(10, 2))
+    assert result.replayed == 10 and result.written == 2
+    assert _count(private_influxd, db, "live_status", "solar_power") == 12
+    assert not any((tmp_state_dir / "spool.d").iterdir())
+    daemon.close()
