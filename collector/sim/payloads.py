@@ -1,0 +1,332 @@
+"""The Fleet API's JSON shapes built from the model: live_status, site_info, products,
+calendar_history (energy and backup) and telemetry_history (charge).
+
+These functions are the ground truth tests compare against: the server serves exactly what
+they return. Shapes and quirks follow ``reference/tesla-fleet-energy.md`` (zero energy fields
+omitted, local offsets on timestamps, optional fields absent on some sites). Pure functions of
+(site, time): no HTTP, no sockets.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from collector.sim.model import DayResult, SiteModel
+from collector.sim.physics import Outage
+from collector.sim.spec import SiteSpec
+from collector.sim.timegrid import STEP_SECONDS, day_bounds, iso_local, local_date, month_days
+
+# calendar_history energy field -> the flows it sums (model.FLOWS names)
+ENERGY_FIELDS: dict[str, tuple[str, ...]] = {
+    "solar_energy_exported": ("s_home", "s_batt", "s_grid"),
+    "grid_energy_imported": ("g_home", "g_batt"),
+    "grid_energy_exported_from_solar": ("s_grid",),
+    "grid_energy_exported_from_battery": ("b_grid",),
+    "battery_energy_exported": ("b_home", "b_grid"),
+    "battery_energy_imported_from_grid": ("g_batt",),
+    "battery_energy_imported_from_solar": ("s_batt",),
+    "consumer_energy_imported_from_grid": ("g_home",),
+    "consumer_energy_imported_from_solar": ("s_home",),
+    "consumer_energy_imported_from_battery": ("b_home",),
+    "total_home_usage": ("s_home", "b_home", "g_home"),
+    "total_battery_charge": ("s_batt", "g_batt"),
+    "total_battery_discharge": ("b_home", "b_grid"),
+    "total_solar_generation": ("s_home", "s_batt", "s_grid"),
+    "total_grid_energy_exported": ("s_grid", "b_grid"),
+}
+FIRMWARE = "24.44.1 1d4a6e5b"
+WC_CHARGING, WC_UNPLUGGED = 1, 2
+WC_FAULT_READY, WC_FAULT_CHARGING = 2, 8
+
+
+def serial_number(spec: SiteSpec) -> str:
+    return spec.gateway_din
+
+
+def energy_site_uid(spec: SiteSpec) -> str:
+    return f"STE{spec.installation_date:%Y%m%d}-{spec.site_id % 100000:05d}"
+
+
+# --- calendar_history kind=energy --------------------------------------------------------
+
+
+def _field_columns(result: DayResult, upto: int) -> dict[str, np.ndarray]:
+    flows = {k: v[:upto] for k, v in result.flows.items()}
+    return {name: sum(flows[p] for p in parts) for name, parts in ENERGY_FIELDS.items()}
+
+
+def _row(timestamp: str, values: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = {"timestamp": timestamp}
+    row.update((k, v) for k, v in values.items() if v)
+    return row
+
+
+def completed_buckets(result: DayResult, now: float) -> int:
+    """How many of the day's buckets have ended by ``now``."""
+    ended = (now - result.starts[0]) // STEP_SECONDS
+    return int(min(max(ended, 0), len(result)))
+
+
+def energy_rows(model: SiteModel, day: date, now: float) -> list[dict[str, Any]] | None:
+    """The 5-minute rows of ``calendar_history?kind=energy&period=day`` for the local ``day``:
+    buckets that ended by ``now``, zero fields omitted; None before installation."""
+    result = model.day(day) if day_bounds(day, model.zone)[0] < now else None
+    if result is None:
+        return None if day < model.spec.installation_date else []
+    upto = completed_buckets(result, now)
+    columns = {k: v.tolist() for k, v in _field_columns(result, upto).items()}
+    stamps = [iso_local(t, model.zone) for t in result.starts[:upto].tolist()]
+    return [_row(stamp, {k: col[i] for k, col in columns.items()})
+            for i, stamp in enumerate(stamps)]
+
+
+def day_totals(model: SiteModel, day: date, now: float) -> dict[str, int] | None:
+    """The energy fields summed over the local ``day`` (up to ``now``)."""
+    if day < model.spec.installation_date or day_bounds(day, model.zone)[0] >= now:
+        return None
+    result = model.day(day)
+    assert result is not None
+    upto = completed_buckets(result, now)
+    return {k: int(v.sum()) for k, v in _field_columns(result, upto).items()}
+
+
+def _sum_rows(rows: list[dict[str, int]]) -> dict[str, int]:
+    return {name: sum(r[name] for r in rows) for name in ENERGY_FIELDS}
+
+
+def daily_rows(model: SiteModel, days: list[date], now: float) -> list[dict[str, Any]]:
+    """One row per local day (period=month), stamped at local midnight."""
+    rows = []
+    for day in days:
+        totals = day_totals(model, day, now)
+        if totals is not None:
+            rows.append(_row(iso_local(day_bounds(day, model.zone)[0], model.zone), totals))
+    return rows
+
+
+def monthly_rows(model: SiteModel, year: int, now: float) -> list[dict[str, Any]]:
+    """One row per local month of ``year`` (period=year), stamped at the month's first
+    midnight."""
+    rows = []
+    for month in range(1, 13):
+        days = month_days(date(year, month, 1))
+        totals = [t for d in days if (t := day_totals(model, d, now)) is not None]
+        if totals:
+            stamp = iso_local(day_bounds(days[0], model.zone)[0], model.zone)
+            rows.append(_row(stamp, _sum_rows(totals)))
+    return rows
+
+
+def energy_history(model: SiteModel, period: str, end: datetime, now: float) -> dict[str, Any]:
+    """The whole ``response`` of calendar_history kind=energy for the local day/month/year
+    that contains ``end`` (lifetime: one row per year since installation)."""
+    day = local_date(end.timestamp(), model.zone)
+    series: list[dict[str, Any]] | None
+    if period == "day":
+        series = energy_rows(model, day, now)
+    elif period == "month":
+        series = daily_rows(model, month_days(day), now) or _none_before(model, day)
+    elif period == "year":
+        series = monthly_rows(model, day.year, now) or _none_before(model, day)
+    else:
+        first = model.spec.installation_date.year
+        series = [r for y in range(first, day.year + 1) for r in _year_row(model, y, now)]
+    return {
+        "serial_number": serial_number(model.spec),
+        "period": period,
+        "installation_time_zone": model.spec.time_zone,
+        "time_series": series,
+    }
+
+
+def _none_before(model: SiteModel, day: date) -> list | None:
+    return None if day < model.spec.installation_date else []
+
+
+def _year_row(model: SiteModel, year: int, now: float) -> list[dict[str, Any]]:
+    months = monthly_rows(model, year, now)
+    if not months:
+        return []
+    totals = {k: sum(r.get(k, 0) for r in months) for k in ENERGY_FIELDS}
+    return [_row(iso_local(day_bounds(date(year, 1, 1), model.zone)[0], model.zone), totals)]
+
+
+# --- backup events and charge sessions -----------------------------------------------------
+
+
+def _days_between(model: SiteModel, start: float, end: float) -> list[date]:
+    first = max(local_date(start, model.zone) - timedelta(days=1), model.spec.installation_date)
+    last = local_date(end, model.zone)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def backup_events(model: SiteModel, start: float, end: float, now: float) -> list[Outage]:
+    """Outages that started in ``[start, end]`` and were over by ``now``."""
+    events = [o for d in _days_between(model, start, end) for o in model.outages(d)]
+    return [o for o in events if start <= o.start <= end and o.end <= now]
+
+
+def backup_history(model: SiteModel, start: float, end: float, now: float) -> dict[str, Any]:
+    events = [{"timestamp": iso_local(o.start, model.zone), "duration": o.duration_ms}
+              for o in backup_events(model, start, end, now)]
+    return {"events": events, "total_events": len(events)}
+
+
+def charge_sessions(model: SiteModel, start: float, end: float, now: float) -> list[dict]:
+    """Wall Connector sessions that started in ``[start, end]`` and ended by ``now``, with the
+    energy the model actually delivered (Wh)."""
+    sessions = []
+    for day in _days_between(model, start, end):
+        for plan in model.charge_plans(day):
+            if start <= plan.start <= end and plan.end <= now:
+                sessions.append({
+                    "charge_start_time": {"seconds": plan.start},
+                    "charge_duration": {"seconds": plan.duration},
+                    "energy_added_wh": _delivered_wh(model, plan.start, plan.end),
+                    "din": model.spec.wall_connector_din,
+                })
+    return sessions
+
+
+def _delivered_wh(model: SiteModel, start: int, end: int) -> int:
+    total = 0
+    for day in {local_date(start, model.zone), local_date(end - 1, model.zone)}:
+        result = model.day(day)
+        if result is not None:
+            mask = (result.starts + STEP_SECONDS > start) & (result.starts < end)
+            total += int(result.wc[mask].sum())
+    return total
+
+
+# --- live_status, site_info, products ---------------------------------------------------
+
+
+def live_status(model: SiteModel, now: float) -> dict[str, Any]:
+    spec, sample = model.spec, model.live(now)
+    body: dict[str, Any] = {
+        "solar_power": sample.solar_w,
+        "percentage_charged": sample.percentage_charged,
+        "backup_capable": True,
+        "battery_power": sample.battery_w,
+        "load_power": sample.load_w,
+        "grid_status": "Inactive" if sample.off_grid else "Active",
+        "grid_services_active": False,
+        "grid_power": sample.grid_w,
+        "grid_services_power": 0,
+        "generator_power": 0,
+        "island_status": "off_grid_unintentional" if sample.off_grid else "on_grid",
+        "storm_mode_active": sample.storm_active,
+        "timestamp": iso_local(now, model.zone),
+        "wall_connectors": None if spec.null_wall_connectors else _wall_connectors(model, sample),
+    }
+    if spec.report_energy_left:
+        body["energy_left"] = round(sample.energy_left_wh, 1)
+        body["total_pack_energy"] = spec.capacity_wh
+    return body
+
+
+def _wall_connectors(model: SiteModel, sample: Any) -> list[dict[str, Any]]:
+    din = model.spec.wall_connector_din
+    if din is None:
+        return []
+    charging = sample.wall_connector_w > 0
+    return [{
+        "din": din,
+        "wall_connector_state": WC_CHARGING if charging else WC_UNPLUGGED,
+        "wall_connector_fault_state": WC_FAULT_CHARGING if charging else WC_FAULT_READY,
+        "wall_connector_power": sample.wall_connector_w,
+    }]
+
+
+def _standard_offset_minutes(model: SiteModel, now: float) -> int:
+    local = datetime.fromtimestamp(now, model.zone)
+    offset = (local.utcoffset() or timedelta()) - (local.dst() or timedelta())
+    return int(offset.total_seconds() // 60)
+
+
+def site_info(model: SiteModel, now: float) -> dict[str, Any]:
+    spec, st = model.spec, model.settings
+    return {
+        "id": energy_site_uid(spec),
+        "site_name": spec.name,
+        "backup_reserve_percent": st.backup_reserve_percent,
+        "default_real_mode": st.default_real_mode,
+        "installation_date": iso_local(model.installed_at, model.zone),
+        "installation_time_zone": spec.time_zone if spec.report_installation_zone else "",
+        "time_zone_offset": _standard_offset_minutes(model, now),
+        "version": FIRMWARE,
+        "battery_count": spec.powerwalls,
+        "nameplate_power": spec.max_power_w,
+        "nameplate_energy": spec.capacity_wh,
+        "off_grid_vehicle_charging_reserve_percent": st.off_grid_vehicle_charging_reserve_percent,
+        "vpp_backup_reserve_percent": 0,
+        "max_site_meter_power_ac": 1_000_000_000,
+        "min_site_meter_power_ac": -1_000_000_000,
+        "user_settings": {"storm_mode_enabled": st.storm_mode_enabled,
+                          "sync_grid_alert_enabled": True, "breaker_alert_enabled": False},
+        "tou_settings": {"optimization_strategy": "economics", "schedule": [],
+                         "tariff_content_v2": st.tariff},
+        "components": _components(model),
+    }
+
+
+def _components(model: SiteModel) -> dict[str, Any]:
+    spec, st = model.spec, model.settings
+    components: dict[str, Any] = {
+        "solar": True, "solar_type": "pv_panel", "battery": True, "grid": True, "backup": True,
+        "gateway": "teg", "load_meter": True, "tou_capable": True, "storm_mode_capable": True,
+        "off_grid_vehicle_charging_reserve_supported": True, "grid_services_enabled": False,
+        "battery_type": "ac_powerwall", "configurable": True, "net_meter_mode": "battery_ok",
+        "customer_preferred_export_rule": st.customer_preferred_export_rule,
+        "gateways": [{"device_id": f"gw-{spec.site_id}", "din": spec.gateway_din,
+                      "part_name": "Tesla Backup Gateway 2", "part_type": 2,
+                      "firmware_version": FIRMWARE, "is_active": True}],
+        "batteries": [{"device_id": f"pw-{spec.site_id}-{i}",
+                       "din": f"2012170-25-E--TG1{spec.site_id % 10**8:08d}{i}",
+                       "part_name": "Powerwall 2", "part_type": 2, "nameplate_energy": 13500,
+                       "nameplate_max_charge_power": 5000,
+                       "nameplate_max_discharge_power": 5000}
+                      for i in range(spec.powerwalls)],
+        "wall_connectors": [] if spec.wall_connector_din is None else [
+            {"device_id": f"wc-{spec.site_id}", "din": spec.wall_connector_din,
+             "part_name": "Gen 3 Wall Connector", "is_active": True}],
+    }
+    if st.disallow_charge_from_grid_with_solar_installed:
+        components["disallow_charge_from_grid_with_solar_installed"] = True
+    if st.customer_preferred_export_rule == "never":
+        components["non_export_configured"] = True
+    return components
+
+
+def product_entry(model: SiteModel, now: float) -> dict[str, Any]:
+    spec, sample = model.spec, model.live(now)
+    return {
+        "energy_site_id": spec.site_id,
+        "resource_type": "battery",
+        "site_name": spec.name,
+        "id": energy_site_uid(spec),
+        "gateway_id": spec.gateway_din,
+        "asset_site_id": f"a{spec.site_id:x}",
+        "warp_site_number": f"STE{spec.site_id % 10**8:08d}",
+        "energy_left": round(sample.energy_left_wh, 1),
+        "total_pack_energy": spec.capacity_wh,
+        "percentage_charged": sample.percentage_charged,
+        "battery_type": "ac_powerwall",
+        "backup_capable": True,
+        "battery_power": sample.battery_w,
+        "storm_mode_enabled": model.settings.storm_mode_enabled,
+        "components": {"battery": True, "solar": True, "grid": True,
+                       "wall_connectors": [] if spec.wall_connector_din is None else [
+                           {"din": spec.wall_connector_din, "is_active": True}]},
+    }
+
+
+VEHICLE_ENTRY: dict[str, Any] = {
+    "id": 1492931337154343, "vehicle_id": 1349012345, "vin": "5YJ3E7EB0KF000001",
+    "color": None, "access_type": "OWNER", "display_name": "Sim Model 3", "state": "asleep",
+    "in_service": False, "id_s": "1492931337154343", "calendar_enabled": True,
+    "api_version": 71, "backseat_token": None, "backseat_token_updated_at": None,
+}

@@ -1,0 +1,131 @@
+"""What a simulated site is: its fixed hardware and location (``SiteSpec``), its changeable
+settings (``SiteSettings``) and the whole simulator's configuration (``SimConfig``).
+
+Plain data plus the rules that derive default sites from a seed; no physics, no HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from collector.sim.clock import SimClock
+from collector.sim.tariff import default_tariff
+
+EXPORT_RULES = ("battery_ok", "pv_only", "never")
+MODES = ("self_consumption", "autonomous")
+POWERWALL_WH = 13_500
+POWERWALL_W = 5_000
+DEFAULT_ZONES = ("America/Los_Angeles", "Australia/Adelaide", "America/Phoenix")
+_LOCATIONS = {  # zone -> (latitude, longitude)
+    "America/Los_Angeles": (34.05, -118.25),
+    "Australia/Adelaide": (-34.93, 138.60),
+    "America/Phoenix": (33.45, -112.07),
+    "Europe/London": (51.51, -0.13),
+    "Europe/Berlin": (52.52, 13.40),
+    "America/New_York": (40.71, -74.01),
+    "America/Denver": (39.74, -104.99),
+    "Australia/Sydney": (-33.87, 151.21),
+    "Asia/Kolkata": (28.61, 77.21),
+}
+SITE_ID_BASE = 2_252_000_000_000
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """Everything the six POST commands can change."""
+
+    default_real_mode: str = "self_consumption"
+    backup_reserve_percent: float = 20.0
+    storm_mode_enabled: bool = True
+    customer_preferred_export_rule: str = "battery_ok"
+    disallow_charge_from_grid_with_solar_installed: bool = False
+    off_grid_vehicle_charging_reserve_percent: float = 20.0
+    tariff: dict[str, Any] = field(default_factory=default_tariff, compare=False)
+
+    def with_changes(self, **changes: Any) -> SiteSettings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """The fixed facts of one site. ``quirks`` switch on the real API's oddities."""
+
+    site_id: int
+    name: str
+    time_zone: str
+    latitude: float
+    longitude: float
+    installation_date: date
+    powerwalls: int = 2
+    solar_kw: float = 7.6
+    base_load_w: float = 350.0
+    wall_connector_din: str | None = "1457768-02-G--PGT2212345ABCD"
+    report_installation_zone: bool = True   # False: site_info installation_time_zone == ""
+    report_energy_left: bool = True         # False: live_status omits energy_left/total_pack
+    null_wall_connectors: bool = False      # True: live_status wall_connectors is null
+    index: int = 0
+    settings: SiteSettings = field(default_factory=SiteSettings)
+
+    @property
+    def capacity_wh(self) -> int:
+        return POWERWALL_WH * self.powerwalls
+
+    @property
+    def max_power_w(self) -> int:
+        return POWERWALL_W * self.powerwalls
+
+    @property
+    def gateway_din(self) -> str:
+        return f"1232100-00-E--TG1{self.site_id % 10**9:09d}"
+
+
+@dataclass
+class SimConfig:
+    """The simulator's configuration; ``sites`` is a count or explicit ``SiteSpec``s."""
+
+    sites: int | tuple[SiteSpec, ...] = 1
+    seed: int = 0
+    time_zone: str | None = None
+    installation_date: date | None = None
+    clock: SimClock = field(default_factory=SimClock)
+    token: str | None = None
+    access_token_ttl: int = 28_800
+    host: str = "127.0.0.1"
+    port: int = 0
+    faults: Any = None  # a collector.sim.faults.FaultConfig; None = no faults
+
+    def site_specs(self) -> tuple[SiteSpec, ...]:
+        if not isinstance(self.sites, int):
+            return tuple(self.sites)
+        installed = self.installation_date or (
+            date.fromtimestamp(self.clock.now()) - timedelta(days=730))
+        return tuple(default_site(i, self.seed, installed, self.time_zone)
+                     for i in range(self.sites))
+
+
+def default_site(index: int, seed: int, installed: date, first_zone: str | None) -> SiteSpec:
+    """Site ``index`` of a seeded fleet: zones cycle through ``DEFAULT_ZONES`` (the first one
+    replaced by ``first_zone``); quirks rotate so a 3-site fleet shows each of them."""
+    zones = ((first_zone or DEFAULT_ZONES[0]),) + DEFAULT_ZONES[1:]
+    zone = zones[index % len(zones)]
+    lat, lon = _LOCATIONS.get(zone, (37.0, -100.0))
+    site_id = SITE_ID_BASE + (seed % 100_000) * 100 + index + 1
+    quirk = index % 3
+    return SiteSpec(
+        site_id=site_id,
+        name=f"Sim Home {index + 1}",
+        time_zone=zone,
+        latitude=lat,
+        longitude=lon,
+        installation_date=installed,
+        powerwalls=(2, 1, 3)[quirk],
+        solar_kw=(7.6, 6.6, 11.4)[quirk],
+        base_load_w=(350.0, 280.0, 450.0)[quirk],
+        wall_connector_din=f"1457768-02-G--PGT22{site_id % 10**7:07d}" if quirk == 0 else None,
+        report_installation_zone=quirk != 1,
+        report_energy_left=quirk != 1,
+        null_wall_connectors=quirk == 1,  # quirk 2: []
+        index=index,
+    )
