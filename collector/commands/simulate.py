@@ -90,7 +90,8 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
                          "pick another --port") from None
-    previous = signal.signal(signal.SIGTERM, lambda *_: sim.stopping.set())
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda *_: sim.stopping.set()) for sig in stops}
     print(f"simulated Fleet API: {sim.base_url}", flush=True)
     print(f"OAuth token URL:     {sim.auth_url}", flush=True)
     print(f"sites: {', '.join(f'{i} ({m.spec.time_zone})' for i, m in sim.sites.items())}",
@@ -101,5 +102,6 @@ def handle(args: argparse.Namespace) -> int:
         pass
     finally:
         sim.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
