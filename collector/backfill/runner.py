@@ -47,6 +47,7 @@ class RunOptions:
     window_attempts: int = 3
     retry_delay_seconds: float = 2.0
     batch_points: int = BATCH_POINTS
+    flush_seconds: float = 1.0
 
 
 @dataclass
@@ -197,25 +198,28 @@ class Runner:
     # --- writing (the writer thread) --------------------------------------------------------
 
     def _write_loop(self) -> None:
+        """Collect results into batches: a batch is written when it holds ``batch_points``
+        points or its first result has waited ``flush_seconds`` (fewer, larger writes)."""
         batch: list[_Result] = []
-        points = 0
+        points, deadline = 0, 0.0
         while True:
-            item = self._next_result(block=not batch)
-            if item is None or item is _DONE:
+            wait = max(0.0, deadline - time.monotonic()) if batch else None
+            item = self._next_result(wait)
+            if item is _DONE:
                 self._flush(batch)
-                batch, points = [], 0
-                if item is _DONE:
-                    return
-                continue
-            batch.append(item)
-            points += item.converted.points if item.converted else 0
-            if points >= self.options.batch_points:
+                return
+            if item is not None:
+                if not batch:
+                    deadline = time.monotonic() + self.options.flush_seconds
+                batch.append(item)
+                points += item.converted.points if item.converted else 0
+            if item is None or points >= self.options.batch_points:
                 self._flush(batch)
                 batch, points = [], 0
 
-    def _next_result(self, *, block: bool) -> Any:
+    def _next_result(self, timeout: float | None) -> Any:
         try:
-            return self._results.get(block=block)
+            return self._results.get(timeout=timeout)
         except queue.Empty:
             return None
 
