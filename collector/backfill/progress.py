@@ -54,6 +54,7 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
         every: float = LOG_EVERY_SECONDS,
         on_update: Callable[[int, int], Any] | None = None,
+        log_finish: bool = True,
     ) -> None:
         self.total = total
         self.stream = stream or sys.stderr
@@ -63,6 +64,7 @@ class Progress:
         self._started = clock()
         self._last_log = self._started
         self._on_update = on_update
+        self._log_finish = log_finish
         self.done = 0
         self.failed = 0
 
@@ -89,5 +91,5 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
-        else:
+        elif self._log_finish:
             self._log(self._clock())

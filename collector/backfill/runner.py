@@ -140,10 +140,11 @@ class Runner:
             self._results.put(_DONE)
             _join_all([writer])
 
-    def _fatal(self, message: str) -> None:
+    def _fatal(self, message: str, exc: BaseException | None = None) -> None:
         with self._lock:
             if not self._summary.error:
                 self._summary.error = message
+                self._summary.exception = exc
         self.stop.set()
 
     # --- fetching (worker threads) --------------------------------------------------------
@@ -158,7 +159,7 @@ class Runner:
                 result = self._fetch_window(win)
             except CollectorError as exc:
                 log.error("backfill stopped", window=win.describe(), error=str(exc))
-                self._fatal(str(exc))
+                self._fatal(str(exc), exc)
                 return
             except Exception as exc:  # a bug in one window must not lose it silently
                 log.exception("unexpected error in a window", window=win.describe())
@@ -234,7 +235,8 @@ class Runner:
             self._mark_checkpoint(written)
         except Exception as exc:
             log.error("writing history failed; stopping", error=str(exc))
-            self._fatal(f"writing history failed: {exc}")
+            self._fatal(f"writing history failed: {exc}",
+                        exc if isinstance(exc, CollectorError) else None)
             return
         self._count(batch)
 

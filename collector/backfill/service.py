@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -130,10 +130,15 @@ def _quiet(total: int) -> Progress:
     return Progress(total, tty=False, every=60.0)
 
 
+def _silent(total: int) -> Progress:
+    return Progress(total, tty=False, every=float("inf"), log_finish=False)
+
+
 def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | None = None, *,
               config_zone: str = "", kinds: tuple[str, ...] = ("energy",),
               concurrency: int = 2, stop: threading.Event | None = None,
-              now: Clock = utc_now, sites: Sequence[SiteContext] | None = None) -> Summary:
+              now: Clock = utc_now, sites: Sequence[SiteContext] | None = None,
+              options: RunOptions | None = None) -> Summary:
     """Fetch the energy days missing or incomplete in InfluxDB since ``since`` (the daemon's gap
     fill). ``since`` is a local date; None means the day of the newest stored bucket of each
     site (the last ``DEFAULT_GAP_DAYS`` days when nothing is stored). Today and yesterday are
@@ -147,7 +152,7 @@ def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | Non
         start = min(since or _gap_start(sink, site, today), today - timedelta(days=1))
         windows += plan([site], Scope(start=start, kinds=kinds, missing=True), sink=sink, now=now)
     return run_windows(client, sink, sites, newest_first(windows), concurrency=concurrency,
-                       stop=stop, progress=_quiet, now=now)
+                       stop=stop, progress=_quiet, now=now, options=options)
 
 
 def _gap_start(sink: Any, site: SiteContext, today: date) -> date:
@@ -158,11 +163,12 @@ def _gap_start(sink: Any, site: SiteContext, today: date) -> date:
 class RecentHistory:
     """The daemon's view of the backfill: refresh recent history, fill gaps (sites cached)."""
 
-    def __init__(self, client: Any, sink: Any, settings: Any, *, now: Clock = utc_now) -> None:
+    def __init__(self, client: Any, sink: Any, settings: Any, *, now: Clock = utc_now,
+                 options: RunOptions | None = None) -> None:
         self.client = client
         self.sink = sink
         self.config_zone = settings.tesla.time_zone
-        self.concurrency = settings.backfill.concurrency
+        self.options = options or RunOptions(concurrency=settings.backfill.concurrency)
         self._now = now
         self._sites: dict[int, SiteContext] = {}
         self._lock = threading.Lock()
@@ -176,19 +182,26 @@ class RecentHistory:
             return self._sites[site_id]
 
     def refresh_recent(self, site_id: int, time_zone: str = "") -> Summary:
-        """Today and yesterday of every kind (Tesla revises them), written to the sink."""
+        """Today and yesterday of every kind (Tesla revises them), written to the sink.
+        Raises the error that stopped it (e.g. ``AuthRequired``) or ``TransientError`` when
+        a window failed, so the daemon's failure tracking sees it."""
         site = self.site(site_id, time_zone)
         today = site.today(self._now)
         scope = Scope(start=today - timedelta(days=1), end=today)
         windows = plan([site], scope, now=self._now)
-        return run_windows(self.client, self.sink, [site], windows, concurrency=1,
-                           progress=_quiet, now=self._now)
+        summary = run_windows(self.client, self.sink, [site], windows, progress=_silent,
+                              now=self._now, options=replace(self.options, concurrency=1))
+        summary.raise_for_failure()
+        return summary
 
     def fill_gaps(self, sites: Sequence[Any], since: date | None = None) -> Summary:
-        """Gap fill for the daemon's ``Site`` objects (``site_id``, ``time_zone``)."""
+        """Gap fill for the daemon's ``Site`` objects (``site_id``, ``time_zone``); raises
+        like ``refresh_recent`` when a window failed."""
         contexts = [self.site(s.site_id, getattr(s, "time_zone", "")) for s in sites]
-        return fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
-                         concurrency=self.concurrency, sites=contexts, now=self._now)
+        summary = fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
+                            sites=contexts, now=self._now, options=self.options)
+        summary.raise_for_failure()
+        return summary
 
 
 def plan_lines(sites: Sequence[SiteContext], windows: Sequence[Window]) -> list[str]:

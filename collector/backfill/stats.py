@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.errors import CollectorError, TransientError
+
 Key = tuple[int, str]
 
 
@@ -52,6 +54,7 @@ class Summary:
     wall_seconds: float = 0.0
     interrupted: bool = False
     error: str = ""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def get(self, site_id: int, kind: str) -> KindStats:
         return self.stats.setdefault((site_id, kind), KindStats(site_id, kind))
@@ -66,6 +69,18 @@ class Summary:
 
     def total(self, name: str) -> int:
         return sum(int(getattr(s, name)) for s in self.stats.values())
+
+    def raise_for_failure(self) -> None:
+        """Raise what stopped the run, or ``TransientError`` naming the first failed window
+        (for callers such as the daemon whose failure handling works on exceptions)."""
+        if self.exception is not None:
+            raise self.exception
+        if self.error:
+            raise CollectorError(self.error)
+        failures = [f for s in self.stats.values() for f in s.failures]
+        if failures:
+            raise TransientError(f"{len(failures)} history window(s) failed; first: "
+                                 f"{failures[0]}")
 
 
 _COLUMNS = ("days", "buckets", "events", "sessions", "requests", "retries")

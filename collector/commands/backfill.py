@@ -13,7 +13,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -110,14 +109,11 @@ def scope_from(args: argparse.Namespace) -> Scope:
 
 
 def make_sink(settings: Settings) -> Any:
-    """An ``InfluxSink`` with the backfill's own spool (``<state_dir>/backfill/spool``), so an
-    import can run next to the daemon, which owns ``<state_dir>/spool``. Points spooled while
-    InfluxDB is down are replayed by the next backfill run's first write."""
+    """The InfluxDB sink (next to a running daemon it spools to a private spool the daemon
+    adopts, see ``collector.sink.spool``)."""
     from collector.sink import InfluxSink
 
-    state_dir = settings.collector.state_dir / "backfill"
-    return InfluxSink(replace(settings, collector=replace(settings.collector,
-                                                          state_dir=state_dir)))
+    return InfluxSink(settings)
 
 
 @contextmanager

@@ -107,3 +107,21 @@ def test_gap_fill_for_the_daemon(client, sink, sim, influxd, influx_db, now, run
     sim.requests.clear()  # since=None: from the newest stored day on
     assert fill_gaps(client, sink, [site], None, now=now).ok
     assert set(requested_days(sim, site, LA)) == {YESTERDAY, TODAY}
+
+
+def test_recent_history_for_the_daemon_refreshes_two_days_and_raises_on_failure(
+        client, sink, sim, settings, now, influxd, influx_db):
+    from collector.backfill import RecentHistory
+    from collector.errors import CollectorError
+
+    site = sim.site_ids[0]
+    history = RecentHistory(client, sink, settings, now=now, options=FAST_RETRY)
+    summary = history.refresh_recent(site)
+    assert set(requested_days(sim, site, LA)) == {YESTERDAY, TODAY}
+    assert summary.get(site, "energy").days == 2 and summary.get(site, "backup").requests == 1
+    assert sorted(stored_by_day(influxd, influx_db, site, LA)) == [YESTERDAY, TODAY]
+
+    sim.set_faults(FaultConfig(malformed=FaultRule(every=1),
+                               endpoints=frozenset({"calendar_history"})))
+    with pytest.raises(CollectorError, match="window"):
+        history.refresh_recent(site)  # the site context is cached: no probe this time
