@@ -327,9 +327,15 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query))
         raw = self._read_body()
         endpoint, site_id = _endpoint_of(url.path)
+        self._logged = False
+        self._request = (method, url.path, query, endpoint, site_id)
         status, fault = self._respond(method, url.path, query, raw, endpoint, site_id)
-        self.sim.requests.add(LoggedRequest(method, url.path, query, endpoint, site_id,
-                                            status, fault))
+        self._log(status, fault)
+
+    def _log(self, status: int, fault: str | None) -> None:
+        if not self._logged:
+            self._logged = True
+            self.sim.requests.add(LoggedRequest(*self._request, status, fault))
 
     def _respond(self, method: str, path: str, query: dict[str, str], raw: bytes,
                  endpoint: str, site_id: int | None) -> tuple[int, str | None]:
@@ -352,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(exc.status, _error_body(exc.error)), None
         if decision.fault:
             body = _break_body(decision.fault, body)
-        return self._send(200, body), decision.fault
+        return self._send(200, body, fault=decision.fault), decision.fault
 
     def _fail(self, decision: Decision) -> int:
         cfg = self.sim.faults.config
@@ -360,15 +366,19 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": str(decision.retry_after),
                        "RateLimit-Limit": str(cfg.rate_limit), "RateLimit-Remaining": "0",
                        "RateLimit-Reset": str(decision.retry_after)}
-            return self._send(429, _error_body("Rate limit exceeded"), headers)
+            return self._send(429, _error_body("Rate limit exceeded"), headers, "rate_limit")
         if decision.fault == "error":
-            return self._send(cfg.error_status, _error_body("upstream internal error"))
+            return self._send(cfg.error_status, _error_body("upstream internal error"),
+                              fault="error")
         if cfg.timeout_mode == "hang":
+            self._log(0, "timeout")  # logged now: the client gives up before the hang ends
             self.sim.stopping.wait(cfg.hang_seconds)
         self.close_connection = True
         return 0
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> int:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+              fault: str | None = None) -> int:
+        self._log(status, fault)  # before the answer, so a client that got it sees the entry
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
