@@ -17,7 +17,14 @@ import numpy as np
 from collector.sim.model import DayResult, SiteModel
 from collector.sim.physics import Outage
 from collector.sim.spec import SiteSpec
-from collector.sim.timegrid import STEP_SECONDS, day_bounds, iso_local, local_date, month_days
+from collector.sim.timegrid import (
+    STEP_SECONDS,
+    day_bounds,
+    iso_bucket_stamps,
+    iso_local,
+    local_date,
+    month_days,
+)
 
 # calendar_history energy field -> the flows it sums (model.FLOWS names)
 ENERGY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -70,17 +77,43 @@ def completed_buckets(result: DayResult, now: float) -> int:
     return int(min(max(ended, 0), len(result)))
 
 
+def _day_columns(model: SiteModel, day: date,
+                 now: float) -> tuple[list[str], dict[str, list[int]]] | None:
+    """Bucket timestamps and per-field Wh columns of the local ``day`` up to ``now``; None
+    before installation."""
+    result = model.day(day) if day_bounds(day, model.zone)[0] < now else None
+    if result is None:
+        return None if day < model.spec.installation_date else ([], {})
+    upto = completed_buckets(result, now)
+    columns = {k: v.tolist() for k, v in _field_columns(result, upto).items()}
+    stamps = iso_bucket_stamps(day, result.starts[:upto], model.zone) if upto else []
+    return stamps, columns
+
+
 def energy_rows(model: SiteModel, day: date, now: float) -> list[dict[str, Any]] | None:
     """The 5-minute rows of ``calendar_history?kind=energy&period=day`` for the local ``day``:
     buckets that ended by ``now``, zero fields omitted; None before installation."""
-    result = model.day(day) if day_bounds(day, model.zone)[0] < now else None
-    if result is None:
-        return None if day < model.spec.installation_date else []
-    upto = completed_buckets(result, now)
-    columns = {k: v.tolist() for k, v in _field_columns(result, upto).items()}
-    stamps = [iso_local(t, model.zone) for t in result.starts[:upto].tolist()]
-    return [_row(stamp, {k: col[i] for k, col in columns.items()})
-            for i, stamp in enumerate(stamps)]
+    found = _day_columns(model, day, now)
+    if found is None:
+        return None
+    stamps, columns = found
+    names = list(columns)
+    return [{"timestamp": stamp, **{k: v for k, v in zip(names, values, strict=True) if v}}
+            for stamp, *values in zip(stamps, *columns.values(), strict=True)]
+
+
+def energy_rows_json(model: SiteModel, day: date, now: float) -> str:
+    """``json.dumps(energy_rows(...))`` (compact), built as text: twice as fast, for serving
+    backfills. Tests hold the two equal."""
+    found = _day_columns(model, day, now)
+    if found is None:
+        return "null"
+    stamps, columns = found
+    keys = [f',"{name}":' for name in columns]
+    rows = ('{"timestamp":"' + stamp + '"'
+            + "".join([k + str(v) for k, v in zip(keys, values, strict=True) if v]) + "}"
+            for stamp, *values in zip(stamps, *columns.values(), strict=True))
+    return "[" + ",".join(rows) + "]"
 
 
 def day_totals(model: SiteModel, day: date, now: float) -> dict[str, int] | None:
@@ -134,11 +167,15 @@ def energy_history(model: SiteModel, period: str, end: datetime, now: float) -> 
     else:
         first = model.spec.installation_date.year
         series = [r for y in range(first, day.year + 1) for r in _year_row(model, y, now)]
+    return {**history_header(model, period), "time_series": series}
+
+
+def history_header(model: SiteModel, period: str) -> dict[str, Any]:
+    """The calendar_history envelope fields other than ``time_series``."""
     return {
         "serial_number": serial_number(model.spec),
         "period": period,
         "installation_time_zone": model.spec.time_zone,
-        "time_series": series,
     }
 
 

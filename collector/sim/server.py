@@ -237,12 +237,13 @@ class SimServer:
         if period not in _PERIODS:
             raise HttpError(400, "Period must either be 'day', 'month', 'year', or 'lifetime'")
         end = _parse_time(query, "end_date", model)
+        if period != "day":
+            return _envelope(payloads.energy_history(model, period, end, now))
         day = local_date(end.timestamp(), model.zone)
-        if period == "day" and day_bounds(day, model.zone)[1] <= now:
-            key = (model.spec.site_id, "energy-day", day)
-            return self.bodies.get_or_build(
-                key, lambda: _envelope(payloads.energy_history(model, period, end, now)))
-        return _envelope(payloads.energy_history(model, period, end, now))
+        if day_bounds(day, model.zone)[1] > now:  # today (or later) still changes
+            return _energy_day(model, day, now)
+        key = (model.spec.site_id, "energy-day", day)
+        return self.bodies.get_or_build(key, lambda: _energy_day(model, day, now))
 
     def oauth(self, form: dict[str, str]) -> tuple[int, bytes]:
         try:
@@ -250,6 +251,13 @@ class SimServer:
         except OAuthRefused as exc:
             return exc.status, _encode({"error": exc.error,
                                         "error_description": exc.description})
+
+
+def _energy_day(model: SiteModel, day: date, now: float) -> bytes:
+    """The period=day answer, with the rows encoded by ``payloads.energy_rows_json``."""
+    header = json.dumps(payloads.history_header(model, "day"), separators=(",", ":"))
+    rows = payloads.energy_rows_json(model, day, now)
+    return f'{{"response":{header[:-1]},"time_series":{rows}}}}}'.encode()
 
 
 def _parse_time(query: dict[str, str], key: str, model: SiteModel) -> datetime:

@@ -57,6 +57,28 @@ def iso_local(epoch: float, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(int(epoch), zone).isoformat(timespec="seconds")
 
 
+_CLOCK_TEXT = [f"{s // 3600:02d}:{s % 3600 // 60:02d}:00" for s in range(0, 86400, STEP_SECONDS)]
+
+
+def iso_bucket_stamps(day: date, starts: np.ndarray, zone: ZoneInfo) -> list[str]:
+    """``iso_local`` of every bucket start of the local ``day`` (fast path: all buckets share
+    the date, and local times are whole 5-minute steps, so only table lookups vary)."""
+    offsets = utc_offsets(starts, zone)
+    if (offsets % STEP_SECONDS).any():  # a zone with a non-5-minute offset: the slow way
+        return [iso_local(t, zone) for t in starts.tolist()]
+    slots = ((starts + offsets) % 86400 // STEP_SECONDS).tolist()
+    texts = {o: _offset_text(o) for o in set(offsets.tolist())}
+    prefix = day.isoformat() + "T"
+    return [prefix + _CLOCK_TEXT[s] + texts[o]
+            for s, o in zip(slots, offsets.tolist(), strict=True)]
+
+
+def _offset_text(offset: int) -> str:
+    sign = "-" if offset < 0 else "+"
+    minutes = abs(offset) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def month_days(day: date) -> list[date]:
     """Every date of ``day``'s calendar month."""
     first = day.replace(day=1)

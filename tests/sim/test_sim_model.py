@@ -159,3 +159,15 @@ def test_default_zones_and_config() -> None:
     assert specs[0].installation_date == date(2023, 11, 21)
     assert SimConfig(sites=1, time_zone="Europe/Berlin").site_specs()[0].time_zone == \
         "Europe/Berlin"
+
+
+@pytest.mark.parametrize("day", [date(2024, 11, 3), date(2025, 3, 9), date(2025, 11, 20),
+                                 date(2024, 5, 1), date(2025, 12, 1)])
+def test_served_row_text_equals_the_ground_truth_rows(day: date) -> None:
+    import json
+
+    from collector.sim.payloads import energy_rows_json
+
+    model = _model(0)
+    expected = json.dumps(energy_rows(model, day, NOW.timestamp()), separators=(",", ":"))
+    assert energy_rows_json(model, day, NOW.timestamp()) == expected
