@@ -18,7 +18,7 @@ from collector.errors import CollectorError
 from collector.health import Health, HealthServer
 from collector.jobs import Collector, Daemon, Site, requests_per_day
 from collector.log import get_logger
-from collector.source import FleetClient, build_client
+from collector.source import FleetClient, RateLimiter, build_client
 
 log = get_logger(__name__)
 
@@ -58,7 +58,9 @@ def make_history(client: FleetClient, sink: Any, settings: Settings,
                  clock: Callable[[], float]) -> Any:
     from collector.backfill import RecentHistory
 
-    return RecentHistory(client, sink, settings, now=lambda: datetime.fromtimestamp(clock(), UTC))
+    limited = client.with_limiter(RateLimiter(settings.backfill.requests_per_second))
+    return RecentHistory(limited, sink, settings,
+                         now=lambda: datetime.fromtimestamp(clock(), UTC))
 
 
 def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | None = None,

@@ -305,6 +305,9 @@ class Daemon:
         """Release the sink (its spool lock) and the API client."""
         self.collector.sink.close()
         self.collector.client.close()
+        history_client = getattr(self.collector.history, "client", None)
+        if history_client is not None:
+            history_client.close()
 
     def shutdown(self, timeout: float = 8.0) -> None:
         """Stop scheduling, let running jobs finish (at most ``timeout`` s), save health."""

@@ -81,6 +81,18 @@ class _BodyCache:
                 del self._items[key]
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hung up (timeout fault, impatient client) is not a server error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SimServer:
     """The simulator, in-process: ``with SimServer(SimConfig(sites=3, seed=1)) as sim:``.
 
@@ -102,13 +114,13 @@ class SimServer:
                                   ttl=self.config.access_token_ttl)
         self.bodies = _BodyCache()
         self.stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _QuietHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> SimServer:
-        httpd = ThreadingHTTPServer((self.config.host, self.config.port), _Handler)
+        httpd = _QuietHTTPServer((self.config.host, self.config.port), _Handler)
         httpd.daemon_threads = True
         httpd.sim = self  # type: ignore[attr-defined]
         self._httpd = httpd

@@ -99,6 +99,9 @@ class FleetClient:
         self.limiter = limiter
         self._sleep = sleep
         self._jitter = jitter
+        self._options = {"timeout": timeout, "max_retries": max_retries,
+                         "max_retry_wait": max_retry_wait, "transport": transport,
+                         "sleep": sleep, "jitter": jitter}
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -108,6 +111,13 @@ class FleetClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def with_limiter(self, limiter: RateLimiter) -> FleetClient:
+        """A sibling client with its own request budget, sharing tokens (so refreshes stay
+        single) and metrics: the daemon's history and gap-fill work is held to the backfill
+        rate without slowing the live polls."""
+        return FleetClient(self.base_url, self.tokens, metrics=self.metrics, limiter=limiter,
+                           **self._options)
 
     def __enter__(self) -> FleetClient:
         return self

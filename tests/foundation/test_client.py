@@ -236,3 +236,17 @@ def test_metrics_count_requests_and_latency_per_endpoint():
     window = client.metrics.take_window()
     assert window["live_status"].latency_ms_total >= 0
     assert client.metrics.take_window() == {}
+
+
+def test_sibling_client_has_its_own_budget_but_shares_tokens_and_metrics():
+    mock = FleetMock()
+    client, _ = make_client(mock)
+    waits: list[float] = []
+    limiter = RateLimiter(1, clock=lambda: 0.0, sleep=waits.append)
+    sibling = client.with_limiter(limiter)
+    assert sibling.tokens is client.tokens and sibling.metrics is client.metrics
+    sibling.live_status(SITE)
+    sibling.live_status(SITE)
+    client.live_status(SITE)  # the original stays unthrottled
+    assert waits == [1.0]
+    assert client.metrics.totals()["live_status"].requests == 3
