@@ -14,13 +14,12 @@ This module must not decide what to fetch or touch InfluxDB; it only remembers.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from collector.backfill.windows import Window
+from collector.files import write_private_file
 from collector.log import get_logger
 
 log = get_logger(__name__)
@@ -31,25 +30,6 @@ VERSION = 1
 
 def checkpoint_path(state_dir: Path) -> Path:
     return Path(state_dir) / FILE_NAME
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class Checkpoint:
@@ -103,4 +83,4 @@ class Checkpoint:
 
     def _save_locked(self) -> None:
         text = json.dumps({"version": VERSION, "done": sorted(self._done)}, indent=0)
-        _atomic_write(self.path, text)
+        write_private_file(self.path, text)
