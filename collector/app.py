@@ -6,6 +6,7 @@ Used by ``tesla-energy run`` and ``tesla-energy demo``. Wiring only: the work is
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -88,9 +89,10 @@ def run_once(daemon: Daemon) -> int:
     """Every job once, in order, for every site; returns points written."""
     collector, written = daemon.collector, 0
     for group in daemon.groups():
-        written += collector.snapshot_site_info(group)
-        written += collector.poll_live(group)
-        written += collector.refresh_history(group)
+        for job in (collector.snapshot_site_info, collector.poll_live, collector.refresh_history):
+            # A job whose every site failed raises; the sites are recorded and reported below.
+            with contextlib.suppress(CollectorError):
+                written += job(group)
     written += collector.write_metrics()
     failing = collector.tracker.failing
     if failing:

@@ -108,8 +108,10 @@ class Collector:
 
     def _each_site(self, job: str, sites: Sequence[Site],
                    fetch: Callable[[Site], list[Any]]) -> list[Any]:
-        """Run ``fetch`` for every site, isolating failures; return all frames."""
+        """Run ``fetch`` for every site, isolating failures; return all frames. Raises when
+        every site failed, so the job itself counts as failing (health, gap fill)."""
         frames: list[Any] = []
+        failures: list[BaseException] = []
         for site in sites:
             key = f"{job}:{site.site_id}"
             try:
@@ -118,11 +120,15 @@ class Collector:
                 raise
             except CollectorError as exc:
                 self.tracker.failed(key, exc)
+                failures.append(exc)
             except Exception as exc:  # a bug must not stop the other sites
                 log.exception("unexpected error", key=key)
                 self.tracker.failed(key, exc)
+                failures.append(exc)
             else:
                 self.tracker.ok(key)
+        if sites and len(failures) == len(sites):
+            raise CollectorError(f"{job}: every site failed; last error: {failures[-1]}")
         return frames
 
     def poll_live(self, sites: Sequence[Site]) -> int:
@@ -235,8 +241,8 @@ class Daemon:
     def _guarded(self, job_id: str, work: Callable[..., int], *args: Any) -> Callable[[], None]:
         def run() -> None:
             try:
-                written = work(*args)
-                self._after_write(written)
+                work(*args)
+                self._after_cycle()
                 self.health.job_done(job_id, True)
             except RateLimited as exc:
                 self._postpone(job_id, exc.retry_after)
@@ -256,10 +262,10 @@ class Daemon:
     def _metrics(self) -> int:
         return self.collector.write_metrics()
 
-    def _after_write(self, written: int) -> None:
+    def _after_cycle(self) -> None:
         sink = self.collector.sink
         down = bool(getattr(sink, "spooling", False))
-        if written and not down:
+        if not down:  # a clean cycle, even when the API served the same sample again
             self.health.wrote()
         if self._sink_was_down and not down:
             self.request_gap_fill("influxdb recovered")

@@ -15,7 +15,9 @@ import pytest
 
 from collector import app
 from collector.config import IntervalSettings, Secret, Settings, TeslaSettings
+from collector.errors import CollectorError
 from collector.health import HEARTBEAT_FILE, check_heartbeat
+from collector.jobs import Site
 from collector.sim import FaultConfig, SimClock, SimConfig, SimServer
 from tests.support import make_settings
 
@@ -189,3 +191,32 @@ def test_requests_per_day_budget():
     settings = Settings(intervals=IntervalSettings(live_seconds=30, site_info_seconds=300,
                                                    history_seconds=900))
     assert app.requests_per_day(1, settings) == 2880 + 288 + 4 * 96
+
+
+def test_one_failing_site_does_not_stop_the_others(sim, influxd, influx_db, influx_settings):
+    daemon = app.build(daemon_settings(influx_settings, sim), clock=sim.clock.now)
+    ghost = Site(1234567, "ghost")  # unknown to the simulator: 404
+    group = [ghost, *daemon.sites]
+    assert daemon.collector.poll_live(group) > 0
+    assert count(influxd, influx_db, "live_status", "load_power") == 2
+    assert list(daemon.collector.tracker.failing) == ["live:1234567"]
+    with pytest.raises(CollectorError, match="every site failed"):
+        daemon.collector.poll_live([ghost])
+
+
+def test_job_whose_sites_all_fail_leaves_health_stale(sim, influx_settings):
+    daemon = app.build(daemon_settings(influx_settings, sim), clock=sim.clock.now)
+    daemon.sites = [Site(1234567, "ghost")]
+    daemon.schedule()
+    daemon.scheduler.start(paused=True)
+    try:
+        daemon.scheduler.get_job("live:0").func()
+        assert daemon.health.last_write is None
+        assert "live:0" in daemon.collector.tracker.failing
+        daemon.sites = [Site(sim.site_ids[0], "home")]
+        daemon.schedule()
+        daemon.scheduler.get_job("live:0").func()
+        assert daemon.health.last_write is not None
+        assert "live:0" not in daemon.collector.tracker.failing
+    finally:
+        daemon.scheduler.shutdown(wait=False)
