@@ -9,7 +9,7 @@ process as line protocol goes through ``to_line_protocol``.
 from collector.transform.fields import SCHEMAS, Field, Kind, MalformedRecord, Schema
 from collector.transform.frame import Frame, build_frame, empty_frame
 from collector.transform.history import (
-    BACKUP_DURATION_UNIT_SECONDS,
+    BACKUP_DURATION_UNITS_PER_SECOND,
     backup_duration_seconds,
     backup_event_frame,
     calendar_history_frame,
@@ -22,7 +22,7 @@ from collector.transform.metrics import SINK_ENDPOINT, collector_frame
 from collector.transform.site_info import site_info_frame
 
 __all__ = [
-    "BACKUP_DURATION_UNIT_SECONDS",
+    "BACKUP_DURATION_UNITS_PER_SECOND",
     "SCHEMAS",
     "SINK_ENDPOINT",
     "WRITE_PRECISION",

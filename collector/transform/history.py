@@ -14,8 +14,14 @@ Pure functions; malformed records are skipped with one warning per response.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from itertools import chain
+from types import MappingProxyType
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from collector.transform.fields import (
     BACKUP_EVENT,
@@ -24,6 +30,8 @@ from collector.transform.fields import (
     ENERGY_HISTORY_NON_FIELDS,
     Field,
     Kind,
+    MalformedRecord,
+    coerce,
     pick,
 )
 from collector.transform.frame import (
@@ -31,21 +39,28 @@ from collector.transform.frame import (
     Row,
     build_frame,
     dedupe_by_time,
+    empty_frame,
+    log_skipped,
+    not_an_object,
     parse_records,
     parse_time,
+    parse_times,
     proto_duration_seconds,
+    record_list,
     unwrap,
+    utc_index,
 )
 
-#: calendar_history kind=backup reports ``duration`` in milliseconds.
-BACKUP_DURATION_UNIT_SECONDS = 0.001
+#: calendar_history kind=backup reports ``duration`` in milliseconds: this many per second.
+#: (Divided by, not multiplied by its 0.001 inverse, so 1980032 ms is exactly 1980.032 s.)
+BACKUP_DURATION_UNITS_PER_SECOND = 1000
 
 _KNOWN_ENERGY = frozenset(ENERGY_HISTORY.field_names)
 
 
 def backup_duration_seconds(duration: float) -> float:
     """The one place that converts a backup event's ``duration`` (ms) to seconds."""
-    return float(duration) * BACKUP_DURATION_UNIT_SECONDS
+    return float(duration) / BACKUP_DURATION_UNITS_PER_SECOND
 
 
 def _body_list(response: Any, key: str) -> Any:
@@ -54,31 +69,110 @@ def _body_list(response: Any, key: str) -> Any:
 
 
 def energy_history_frame(response: Any, site_id: int | str) -> Frame:
-    """calendar_history kind=energy -> ``energy_history`` (zero-omitted fields as 0.0)."""
+    """calendar_history kind=energy -> ``energy_history`` (zero-omitted fields as 0.0).
+
+    Built column-wise: the records are read once into a float matrix (the types checked per
+    response; a response with a wrong-typed value takes the per-value path only to find the
+    malformed rows), timestamps are parsed vectorized, and repeated instants keep the last row.
+    """
     site = str(site_id)
-    extra: dict[str, None] = {}
+    records = record_list(_body_list(response, "time_series"), "energy_history", site_id=site)
+    if not records:
+        return empty_frame(ENERGY_HISTORY)
+    count = len(records)
+    objects = [r if type(r) is dict or isinstance(r, Mapping) else _NOT_AN_OBJECT
+               for r in records]
+    bad = np.array([r is _NOT_AN_OBJECT for r in objects], dtype=bool)
+    values, bad_values = _known_values(objects)
+    bad |= bad_values
+    seconds, bad_times = parse_times([r.get("timestamp") for r in objects])
+    bad |= bad_times
+    extra = _unknown_columns(objects, bad)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        log_skipped("energy_history", int(bad.sum()), count - int(bad.sum()),
+                    _reason(records[first]), site_id=site)
+    keep = np.flatnonzero(~bad)
+    if not len(keep):
+        return empty_frame(ENERGY_HISTORY)
+    keep = keep[_last_per_instant(seconds[keep])]
+    names = [*ENERGY_HISTORY.field_names, *extra]
+    matrix = values[keep]
+    if extra:
+        matrix = np.column_stack([matrix, *(column[keep] for column in extra.values())])
+    data = pd.DataFrame(matrix, columns=names, index=utc_index(seconds[keep].tolist()))
+    data.insert(0, "site_id", np.full(len(keep), site, dtype=object))
+    return Frame(ENERGY_HISTORY.measurement, data, ENERGY_HISTORY.tags)
 
-    def parse(record: Mapping[str, Any]) -> Row:
-        values = pick(ENERGY_HISTORY.fields, record)
-        values.update(_unknown_numbers(record))
-        row = Row(parse_time(record.get("timestamp")), {"site_id": site}, values)
-        extra.update(dict.fromkeys(k for k in values if k not in _KNOWN_ENERGY))
+
+#: Stands in for a record that is not an object (it has no fields and no timestamp).
+_NOT_AN_OBJECT: Mapping[str, Any] = MappingProxyType({})
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def _known_values(records: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows x known fields float matrix, 0.0 where omitted or non-finite; malformed mask)."""
+    names = ENERGY_HISTORY.field_names
+    rows = [tuple(map(r.get, names)) for r in records]
+    bad = np.zeros(len(rows), dtype=bool)
+    if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
+        rows = [_coerced_row(row, bad, i) for i, row in enumerate(rows)]
+    values = np.fromiter(chain.from_iterable(rows), dtype="float64",
+                         count=len(rows) * len(names)).reshape(len(rows), len(names))
+    values[~np.isfinite(values)] = 0.0  # None -> NaN -> 0.0, as are non-finite numbers
+    return values, bad
+
+
+def _coerced_row(row: tuple[Any, ...], bad: np.ndarray, i: int) -> tuple[Any, ...]:
+    if set(map(type, row)) <= _NUMBER_TYPES:
         return row
+    try:
+        return tuple(coerce(f, v) for f, v in zip(ENERGY_HISTORY.fields, row, strict=True))
+    except MalformedRecord:
+        bad[i] = True
+        return (None,) * len(row)
 
-    rows = parse_records(_body_list(response, "time_series"), parse, "energy_history",
-                         site_id=site)
-    return build_frame(ENERGY_HISTORY, dedupe_by_time(rows), extra, fill_zero=True)
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _unknown_numbers(record: Mapping[str, Any]) -> dict[str, float]:
-    """New numeric fields the API may add: kept as float (bools and strings ignored)."""
-    found = {}
-    for key, value in record.items():
-        if key in _KNOWN_ENERGY or key in ENERGY_HISTORY_NON_FIELDS:
-            continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            found[key] = float(value)
-    return found
+def _unknown_columns(records: list[Mapping[str, Any]], bad: np.ndarray) -> dict[str, np.ndarray]:
+    """New numeric fields the API may add: float columns (NaN where absent or not a number),
+    in order of first numeric appearance in a well-formed record (bools/strings ignored)."""
+    unknown = set().union(*records) - _NOT_UNKNOWN
+    if not unknown:
+        return {}
+    order: dict[str, None] = {}
+    for record, malformed in zip(records, bad.tolist(), strict=True):
+        if not malformed:
+            order.update(dict.fromkeys(k for k in record if k in unknown and _is_number(record[k])))
+    return {name: np.array([float(v) if _is_number(v := r.get(name)) else math.nan
+                            for r in records], dtype="float64") for name in order}
+
+
+_NOT_UNKNOWN = _KNOWN_ENERGY | ENERGY_HISTORY_NON_FIELDS | frozenset(ENERGY_HISTORY.tags)
+
+
+def _last_per_instant(seconds: np.ndarray) -> np.ndarray:
+    """Positions that sort ``seconds`` by instant, a repeated instant keeping its last one."""
+    if len(seconds) < 2 or (np.diff(seconds) > 0).all():
+        return np.arange(len(seconds))
+    reverse = seconds[::-1]
+    _, first_in_reverse = np.unique(reverse, return_index=True)
+    return len(seconds) - 1 - first_in_reverse
+
+
+def _reason(record: Any) -> str:
+    """Why ``record`` is malformed, exactly as the per-record rules report it."""
+    try:
+        if not isinstance(record, Mapping):
+            raise not_an_object(record)
+        pick(ENERGY_HISTORY.fields, record)
+        parse_time(record.get("timestamp"))
+    except MalformedRecord as exc:
+        return str(exc)
+    return "malformed record"
 
 
 def backup_event_frame(response: Any, site_id: int | str) -> Frame:

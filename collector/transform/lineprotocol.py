@@ -1,4 +1,4 @@
-"""Frame -> InfluxDB line protocol, vectorized column by column (no per-row Python loop).
+"""Frame -> InfluxDB line protocol: values rendered per column block, lines by one template.
 
 Used for everything that leaves the process: the write itself, the on-disk spool and the
 ``--dry-run`` output, so all three are byte-identical.
@@ -23,6 +23,7 @@ being silently truncated (which could merge two points).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,7 @@ def epoch_seconds_of(index: pd.DatetimeIndex) -> np.ndarray:
     return nanos // _NANOS_PER_SECOND
 
 
+@lru_cache(maxsize=64)
 def _kind(dtype: object) -> Kind:
     if types.is_bool_dtype(dtype):
         return Kind.BOOL
@@ -85,74 +87,149 @@ def _tag_or_none(value: object) -> str | None:
 
 
 _render_strings = np.frompyfunc(_string_or_none, 1, 1)
-_render_tags = np.frompyfunc(_tag_or_none, 1, 1)
 
 
-def _render_block(kind: Kind, keys: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """``key=value`` pieces (object array, None where absent) for all columns of one kind.
+@lru_cache(maxsize=1)
+def _whole_number_texts() -> np.ndarray:
+    """``"0.0"``, ``"1.0"``, ... for the small whole numbers most energy values are."""
+    return np.array([f"{i}.0" for i in range(1 << 14)], dtype=object)
 
-    ``keys`` is a row vector of escaped ``key=`` prefixes, broadcast over the rows of
-    ``block`` (the columns' values, object dtype, None for missing).
-    """
+
+def _float_texts(floats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value texts, present mask) of a float block: ``repr`` text, the shortest round-trip
+    form (``780.0``, ``38509.6384``, ``1e+20``), always with a ``.`` or exponent; small whole
+    numbers come from a table (same text, no per-value formatting); non-finite is absent."""
+    present = np.isfinite(floats)
+    texts = np.empty(floats.shape, dtype=object)
+    table = _whole_number_texts()
+    with np.errstate(invalid="ignore"):
+        small = (present & (floats >= 0) & (floats < len(table)) & (floats == np.floor(floats))
+                 & ~np.signbit(floats))
+    texts[small] = table[floats[small].astype(np.intp)]
+    other = present & ~small
+    if other.any():
+        texts[other] = np.array(list(map(repr, floats[other].tolist())), dtype=object)
+    return texts, present
+
+
+def _value_texts(kind: Kind, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value texts, present mask) of a block of object values (None where missing)."""
     if kind is Kind.FLOAT:
-        floats = block.astype("float64")  # None -> NaN
-        # numpy renders the shortest round-trip text: "780.0", "46.6731017783813", "1e+20".
-        return np.where(np.isfinite(floats), keys + floats.astype(str).astype(object), None)
-    present = block != None  # noqa: E711 - elementwise comparison
+        return _float_texts(values.astype("float64"))  # None -> NaN
+    present = values != None  # noqa: E711 - elementwise comparison
+    texts = np.empty(values.shape, dtype=object)
     if kind is Kind.INT:
-        ints = np.where(present, block, 0).astype("int64").astype(str).astype(object)
-        return np.where(present, keys + ints + "i", None)
-    if kind is Kind.BOOL:
-        return np.where(present, keys + np.where(block == True, "true", "false"), None)  # noqa: E712
-    rendered = _render_strings(block)
-    present = rendered != None  # noqa: E711
-    return np.where(present, keys + np.where(present, rendered, ""), None)
+        texts[present] = [f"{int(v)}i" for v in values[present].tolist()]
+    elif kind is Kind.BOOL:
+        texts[present] = np.where(values[present] == True, "true", "false")  # noqa: E712
+    else:
+        rendered = _render_strings(values)
+        present = rendered != None  # noqa: E711
+        texts[present] = rendered[present]
+    return texts, present
 
 
-def _field_pieces(frame: Frame, values: np.ndarray, positions: dict[str, int]) -> np.ndarray:
-    """rows x fields object array of rendered pieces, in the frame's field order."""
-    fields = frame.fields
-    pieces = np.empty((len(values), len(fields)), dtype=object)
+def _field_texts(frame: Frame, kinds: list[Kind],
+                 values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """rows x fields (value texts, present mask), in the frame's field order. ``values`` is the
+    whole frame as objects, or None when every field is a float (read as one float block)."""
+    data = frame.data
+    positions = [i for i, name in enumerate(data.columns) if name not in frame.tags]
+    if values is None:
+        return _float_texts(data.iloc[:, positions].to_numpy(dtype="float64", na_value=np.nan))
+    shape = (len(data), len(positions))
+    texts = np.empty(shape, dtype=object)
+    present = np.zeros(shape, dtype=bool)
     by_kind: dict[Kind, list[int]] = {}
-    dtypes = frame.data.dtypes
-    for slot, name in enumerate(fields):
-        by_kind.setdefault(_kind(dtypes[name]), []).append(slot)
+    for slot, position in enumerate(positions):
+        by_kind.setdefault(kinds[position], []).append(slot)
     for kind, slots in by_kind.items():
-        keys = np.array([escape_key(fields[s]) + "=" for s in slots], dtype=object)[None, :]
-        block = values[:, [positions[fields[s]] for s in slots]]
-        pieces[:, slots] = _render_block(kind, keys, block)
-    return pieces
+        block = values[:, [positions[s] for s in slots]]
+        texts[:, slots], present[:, slots] = _value_texts(kind, block)
+    return texts, present
 
 
-def _heads(frame: Frame, values: np.ndarray, positions: dict[str, int]) -> list[str]:
-    """``measurement,tag=value,...`` per row (empty and missing tags left out)."""
+def _heads(frame: Frame, values: np.ndarray | None) -> list[str]:
+    """``measurement,tag=value,...`` per row (empty and missing tags left out); each distinct
+    tag value is escaped once."""
     measurement = escape_measurement(frame.measurement)
-    if not frame.tags:
-        return [measurement] * len(values)
-    keys = np.array(["," + escape_key(t) + "=" for t in frame.tags], dtype=object)[None, :]
-    rendered = _render_tags(values[:, [positions[t] for t in frame.tags]])
-    present = rendered != None  # noqa: E711
-    pieces = np.where(present, keys + np.where(present, rendered, ""), "")
-    return [measurement + "".join(row) for row in pieces.tolist()]
+    heads = [measurement] * len(frame.data)
+    for tag in frame.tags:
+        if values is None:
+            column = frame.data[tag].to_numpy(dtype=object, na_value=None)
+        else:
+            column = values[:, frame.data.columns.get_loc(tag)]
+        key = "," + escape_key(tag) + "="
+        rendered: dict[Any, str] = {}
+        pieces = []
+        for value in column.tolist():
+            try:
+                piece = rendered[value]
+            except KeyError:
+                text = _tag_or_none(value)
+                piece = rendered[value] = "" if text is None else key + text
+            except TypeError:  # unhashable: render it each time
+                text = _tag_or_none(value)
+                piece = "" if text is None else key + text
+            pieces.append(piece)
+        heads = [head + piece for head, piece in zip(heads, pieces, strict=True)]
+    return heads
+
+
+#: Above this many distinct present-field patterns, lines are joined row by row.
+_MAX_PATTERNS = 32
 
 
 def to_line_protocol(frame: Frame) -> list[str]:
     """The frame's points as line-protocol lines (seconds precision), in index order.
 
-    Values are rendered per column block with numpy; only the final join of each line's
-    pieces is a per-row step.
+    Values are rendered per column block with numpy; rows sharing the same set of present
+    fields are formatted with one ``%`` template (``head key=value,... stamp``).
     """
     if frame.empty:
         return []
-    data = frame.data
-    values = data.to_numpy(dtype=object, na_value=None)
-    positions = {name: i for i, name in enumerate(data.columns)}
-    heads = _heads(frame, values, positions)
-    pieces = _field_pieces(frame, values, positions).tolist()
-    stamps = epoch_seconds_of(data.index).astype(str).tolist()
+    stamps = epoch_seconds_of(frame.data.index)
+    kinds = [_kind(dtype) for dtype in frame.data.dtypes.tolist()]
+    tags = set(frame.tags)
+    floats_only = all(kind is Kind.FLOAT for kind, name in zip(kinds, frame.data.columns,
+                                                                strict=True) if name not in tags)
+    # Small or mixed frames are read once as objects; all-float frames as one float block.
+    values = None if floats_only and len(frame) > 16 else (
+        frame.data.to_numpy(dtype=object, na_value=None))
+    texts, present = _field_texts(frame, kinds, values)
+    table = np.empty((len(texts), texts.shape[1] + 2), dtype=object)
+    table[:, 0] = _heads(frame, values)
+    table[:, 1:-1] = texts
+    table[:, -1] = stamps.astype(object)
+    names = [escape_key(name) for name in frame.fields]
+    keys = [name.replace("%", "%%") + "=%s" for name in names]
+    if present.all():
+        return _format(table, keys)
+    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+    if len(patterns) > _MAX_PATTERNS:
+        return _join_rows(table, present, names)
+    lines = np.empty(len(table), dtype=object)
+    for number, pattern in enumerate(patterns):
+        if not pattern.any():
+            continue
+        rows = np.flatnonzero(inverse.ravel() == number)
+        columns = [0, *(np.flatnonzero(pattern) + 1).tolist(), table.shape[1] - 1]
+        lines[rows] = _format(table[np.ix_(rows, columns)],
+                              [keys[c - 1] for c in columns[1:-1]])
+    return [line for line in lines.tolist() if line is not None]
+
+
+def _format(table: np.ndarray, keys: list[str]) -> list[str]:
+    """One line per row of ``table`` (head, value texts..., stamp), all values present."""
+    template = "%s " + ",".join(keys) + " %d"
+    return [template % row for row in map(tuple, table.tolist())]
+
+
+def _join_rows(table: np.ndarray, present: np.ndarray, names: list[str]) -> list[str]:
+    """Row-by-row join for frames whose rows have many different present-field sets."""
     lines = []
-    for head, row, stamp in zip(heads, pieces, stamps, strict=True):
-        body = ",".join(filter(None, row))
+    for row, mask in zip(table.tolist(), present.tolist(), strict=True):
+        body = ",".join([n + "=" + t for n, t, m in zip(names, row[1:-1], mask, strict=True) if m])
         if body:
-            lines.append(f"{head} {body} {stamp}")
+            lines.append(f"{row[0]} {body} {row[-1]}")
     return lines

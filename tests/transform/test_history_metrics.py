@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from collector.source.metrics import RequestMetrics
 from collector.transform import (
-    BACKUP_DURATION_UNIT_SECONDS,
+    BACKUP_DURATION_UNITS_PER_SECOND,
     backup_duration_seconds,
     backup_event_frame,
     calendar_history_frame,
@@ -78,8 +78,9 @@ def test_malformed_history_rows_are_skipped_and_the_rest_kept() -> None:
 
 
 def test_backup_duration_is_milliseconds() -> None:
-    assert BACKUP_DURATION_UNIT_SECONDS == 0.001
-    assert backup_duration_seconds(3862580) == pytest.approx(3862.58)  # 1 h 04 min 23 s
+    assert BACKUP_DURATION_UNITS_PER_SECOND == 1000
+    assert backup_duration_seconds(3862580) == 3862.58  # 1 h 04 min 23 s
+    assert backup_duration_seconds(1980032) == 1980.032  # exact: ms / 1000, not ms * 0.001
     frame = backup_event_frame(load_payload("backup_history"), 5)
     assert list(frame.data.index) == [pd.Timestamp("2022-04-19T10:55:53Z"),
                                       pd.Timestamp("2023-01-01T20:10:00Z")]
