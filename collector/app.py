@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.config import Settings
-from collector.errors import CollectorError
+from collector.errors import CollectorError, RateLimited, TransientError
 from collector.health import Health, HealthServer
 from collector.jobs import Collector, Daemon, Site, requests_per_day
 from collector.log import get_logger
@@ -49,6 +49,23 @@ def discover_sites(client: FleetClient, settings: Settings) -> list[Site]:
     return sites
 
 
+def wait_for_sites(client: FleetClient, settings: Settings,
+                   sleep: Callable[[float], None] = time.sleep,
+                   max_delay: float = 60.0) -> list[Site]:
+    """``discover_sites``, retried with backoff while the API is unreachable or failing
+    (a daemon started before the network or the simulator is up); auth errors still stop."""
+    delay = 2.0
+    while True:
+        try:
+            return discover_sites(client, settings)
+        except (TransientError, RateLimited) as exc:
+            wait = max(delay, getattr(exc, "retry_after", 0.0))
+            log.warning("Fleet API not available at start; retrying", error=str(exc),
+                        retry_in_s=round(wait))
+            sleep(wait)
+            delay = min(max_delay, delay * 2)
+
+
 def make_sink(settings: Settings, *, dry_run: bool = False) -> Any:
     from collector.sink import InfluxSink, LineProtocolPrinter
 
@@ -65,15 +82,17 @@ def make_history(client: FleetClient, sink: Any, settings: Settings,
 
 
 def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | None = None,
-          sites: Sequence[Site] | None = None,
-          clock: Callable[[], float] = time.time) -> Daemon:
+          sites: Sequence[Site] | None = None, clock: Callable[[], float] = time.time,
+          wait_for_api: bool = False) -> Daemon:
     """A ready-to-schedule daemon for ``settings`` (``clock``: the wall clock, injectable so
-    tests and benchmarks can run against a simulator living at another time)."""
+    tests and benchmarks can run against a simulator living at another time;
+    ``wait_for_api``: keep retrying site discovery instead of failing, for the daemon)."""
     client = client or build_client(settings)
     client.max_retry_wait = DAEMON_MAX_RETRY_WAIT
     sink = make_sink(settings, dry_run=dry_run)
     history = make_history(client, sink, settings, clock)
-    sites = list(sites) if sites is not None else discover_sites(client, settings)
+    if sites is None:
+        sites = (wait_for_sites if wait_for_api else discover_sites)(client, settings)
     if not sites:
         raise CollectorError("the token sees no energy site; nothing to collect")
     collector = Collector(client, sink, settings, history=history, clock=clock)

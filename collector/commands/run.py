@@ -27,7 +27,7 @@ def handle(args: argparse.Namespace) -> int:
 
         raise UsageError("--dry-run needs --once (the daemon always writes)")
     settings = settings_from(args)
-    daemon = app.build(settings, dry_run=args.dry_run)
+    daemon = app.build(settings, dry_run=args.dry_run, wait_for_api=not args.once)
     try:
         if args.once:
             written = app.run_once(daemon)

@@ -18,7 +18,7 @@ from collector.config import IntervalSettings, Secret, Settings, TeslaSettings
 from collector.errors import CollectorError
 from collector.health import HEARTBEAT_FILE, check_heartbeat
 from collector.jobs import Site
-from collector.sim import FaultConfig, SimClock, SimConfig, SimServer
+from collector.sim import FaultConfig, FaultRule, SimClock, SimConfig, SimServer
 from tests.support import make_settings
 
 START = datetime(2024, 6, 12, 19, 0, tzinfo=UTC)
@@ -220,3 +220,18 @@ def test_job_whose_sites_all_fail_leaves_health_stale(sim, influx_settings):
         assert "live:0" not in daemon.collector.tracker.failing
     finally:
         daemon.scheduler.shutdown(wait=False)
+
+
+def test_daemon_start_waits_for_an_unreachable_api(sim, influx_settings):
+    sim.set_faults(FaultConfig(error=FaultRule(every=1), endpoints=frozenset({"products"})))
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            sim.set_faults(FaultConfig())
+
+    settings = daemon_settings(influx_settings, sim)
+    sites = app.wait_for_sites(app.build_client(settings), settings, sleep=sleep)
+    assert [s.site_id for s in sites] == sim.site_ids
+    assert waits == [2.0, 4.0, 8.0]
