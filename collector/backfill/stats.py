@@ -113,10 +113,12 @@ def _status_line(summary: Summary) -> str:
 
 
 class AttributedMetrics:
-    """A ``RequestMetrics`` stand-in that also counts requests per worker's (site, kind)."""
+    """Counts the requests of a run per (site, kind): each worker thread says which window it
+    is fetching (``attribute``), and a listener on the client's ``RequestMetrics`` counts the
+    requests that thread makes. Other threads using the same client (the daemon's live polls,
+    a concurrent run) are not counted, and the client itself is never modified."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.requests: dict[Key, int] = {}
@@ -132,9 +134,7 @@ class AttributedMetrics:
         finally:
             self._local.key = previous
 
-    def record(self, endpoint: str, latency_ms: float, *, retry: bool = False,
-               **flags: bool) -> None:
-        self.inner.record(endpoint, latency_ms, retry=retry, **flags)
+    def on_request(self, _endpoint: str, retry: bool) -> None:
         key = getattr(self._local, "key", None)
         if key is None:
             return
@@ -142,17 +142,10 @@ class AttributedMetrics:
             self.requests[key] = self.requests.get(key, 0) + 1
             self.retries[key] = self.retries.get(key, 0) + int(retry)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
 
 @contextmanager
 def attributed(client: Any) -> Iterator[AttributedMetrics]:
-    """Swap ``client.metrics`` for an ``AttributedMetrics`` for the duration of the block."""
-    original = client.metrics
-    wrapper = AttributedMetrics(original)
-    client.metrics = wrapper
-    try:
-        yield wrapper
-    finally:
-        client.metrics = original
+    """Count ``client``'s requests per (site, kind) for the duration of the block."""
+    counts = AttributedMetrics()
+    with client.metrics.listen(counts.on_request):
+        yield counts

@@ -7,7 +7,11 @@ Pure bookkeeping: no I/O.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+Listener = Callable[[str, bool], None]  # (endpoint, is_retry), called in the requesting thread
 
 
 @dataclass
@@ -39,6 +43,7 @@ class RequestMetrics:
         self._lock = threading.Lock()
         self._totals: dict[str, EndpointStats] = {}
         self._window: dict[str, EndpointStats] = {}
+        self._listeners: tuple[Listener, ...] = ()
 
     def record(
         self,
@@ -58,6 +63,20 @@ class RequestMetrics:
                 stats.retries += int(retry)
                 stats.latency_ms_total += latency_ms
                 stats.latency_ms_max = max(stats.latency_ms_max, latency_ms)
+            listeners = self._listeners
+        for listener in listeners:
+            listener(endpoint, retry)
+
+    @contextmanager
+    def listen(self, listener: Listener) -> Iterator[None]:
+        """Call ``listener`` for every request recorded inside the block (any thread)."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners = tuple(x for x in self._listeners if x is not listener)
 
     def totals(self) -> dict[str, EndpointStats]:
         """Counters since start (copies)."""
