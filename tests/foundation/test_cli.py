@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fleet_mock import FleetMock, Scripted, payload
 
 import collector.source as source
 from collector.cli import main
 from collector.commands.status import format_status
+from tests.support.fleet import FleetMock, Scripted, load_payload
 
 SITE = "2252179231"
 
@@ -44,7 +44,7 @@ def test_status_shows_power_flow_and_settings(mock, capsys):
     out = capsys.readouterr().out
     assert "Battery" in out and "0.78 kW" in out
     assert "backup reserve 20 %" in out and "storm mode on" in out
-    assert "export pv_only" in out and "grid charging off" in out
+    assert "export pv_only" in out and "grid charging on" in out
 
 
 def test_status_picks_the_only_site(mock, capsys):
@@ -92,7 +92,7 @@ def test_check_config_makes_no_network_call(monkeypatch, capsys):
 
 
 def test_format_status_handles_sparse_live_status():
-    live = payload("live_status")["response"]
+    live = load_payload("live_status_pypowerwall")["response"]
     live.pop("generator_power")
     live["wall_connectors"] = None
     lines = format_status(live, {"site_name": "X", "id": 1})

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fleet_mock import FleetMock, Scripted
 
 from collector.errors import (
     AuthRequired,
@@ -18,6 +17,7 @@ from collector.errors import (
     TransientError,
 )
 from collector.source import FleetClient, RateLimiter, TokenManager, parse_retry_after
+from tests.support.fleet import FleetMock, Scripted
 
 SITE = 2252179231
 

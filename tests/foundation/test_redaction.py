@@ -11,11 +11,11 @@ import logging
 
 import httpx
 import pytest
-from fleet_mock import FleetMock, Scripted
 
 from collector.cli import main
 from collector.log import configure_logging, get_logger, redact_text, register_secret
 from collector.source import FleetClient, TokenManager
+from tests.support.fleet import FleetMock, Scripted
 
 CANARY_ACCESS = "CANARY-access-7f3a9c1e5b"
 CANARY_REFRESH = "CANARY-refresh-2d8e4f6a0c"

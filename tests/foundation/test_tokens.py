@@ -9,10 +9,10 @@ import threading
 
 import httpx
 import pytest
-from fleet_mock import FleetMock
 
 from collector.errors import AuthRequired
 from collector.source import FleetClient, TokenManager, write_private_file
+from tests.support.fleet import FleetMock
 
 SITE = 2252179231
 AUTH_URL = "https://auth.test/oauth2/v3/token"
