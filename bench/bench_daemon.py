@@ -122,6 +122,11 @@ def poll_benchmark(server: InfluxServer, polls: int, sites: int) -> None:
           f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
 
 
+def live_polls(daemon) -> int:
+    stats = daemon.collector.client.metrics.totals().get("live_status")
+    return stats.requests if stats else 0
+
+
 def load_benchmark(server: InfluxServer, sites: int, interval: float, seconds: float) -> None:
     proc, base, auth = start_simulator(sites, speed=1)
     try:
@@ -135,12 +140,12 @@ def load_benchmark(server: InfluxServer, sites: int, interval: float, seconds: f
             t0, c0 = time.perf_counter(), time.process_time()
             runner.start()
             time.sleep(interval + 5)  # first round: site_info, history, gap fill
-            t1, c1 = time.perf_counter(), time.process_time()
+            t1, c1, p1 = time.perf_counter(), time.process_time(), live_polls(daemon)
             time.sleep(seconds)
-            t2, c2 = time.perf_counter(), time.process_time()
+            t2, c2, p2 = time.perf_counter(), time.process_time(), live_polls(daemon)
             stop.set()
             runner.join(30)
-            polls = daemon.collector.client.metrics.totals()["live_status"].requests
+            polls = live_polls(daemon)
             daemon.close()
     finally:
         proc.terminate()
@@ -149,7 +154,8 @@ def load_benchmark(server: InfluxServer, sites: int, interval: float, seconds: f
     print(f"  start-up round (site_info + history + gap fill for every site): "
           f"{(c1 - c0) / (t1 - t0):.3f} of one core over {t1 - t0:.0f} s")
     print(f"  steady state: {(c2 - c1) / (t2 - t1):.3f} of one core over {t2 - t1:.0f} s "
-          f"(target < 0.25)")
+          f"(target < 0.25); {p2 - p1:,} live polls, "
+          f"{sites * (t2 - t1) / interval:,.0f} expected at the interval")
 
 
 def main() -> None:

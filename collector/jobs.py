@@ -40,6 +40,7 @@ from collector.log import get_logger
 log = get_logger(__name__)
 
 GROUP_SIZE = 8  # sites per live/site_info/history job
+MAX_LIVE_THREADS = 32
 METRICS_INTERVAL = 60.0
 MISFIRE_GRACE = 30
 ENDPOINT_JOBS = {
@@ -193,7 +194,7 @@ class Daemon:
 
     def __init__(self, collector: Collector, sites: Sequence[Site], settings: Settings,
                  health: Health, *, gap_fill: Callable[[Sequence[Site]], Any] | None = None,
-                 workers: int = 8) -> None:
+                 workers: int = 4) -> None:
         self.collector = collector
         self.sites = list(sites)
         self.settings = settings
@@ -201,9 +202,13 @@ class Daemon:
         self.gap_fill = gap_fill
         self.fatal: BaseException | None = None
         self.stopped = threading.Event()
+        # Live polls get their own threads (one per site group) so a slow history or gap-fill
+        # job, paced by the backfill budget, can never hold a live poll back.
+        live_threads = min(MAX_LIVE_THREADS, max(2, len(self.groups())))
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max(2, workers))},
+            executors={"default": ThreadPoolExecutor(max(2, workers)),
+                       "live": ThreadPoolExecutor(live_threads)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": MISFIRE_GRACE},
         )
@@ -224,16 +229,18 @@ class Daemon:
         for name, seconds, work in cadences:
             for index, group in enumerate(self.groups()):
                 job_id = f"{name}:{index}"
-                self._add(job_id, seconds, self._guarded(job_id, work, group), now)
+                self._add(job_id, seconds, self._guarded(job_id, work, group), now,
+                          executor="live" if name == "live" else "default")
         self._add("metrics", METRICS_INTERVAL, self._guarded("metrics", self._metrics), None)
         if self.gap_fill:
             self.request_gap_fill("start")
 
     def _add(self, job_id: str, seconds: float, func: Callable[[], None],
-             first: datetime | None) -> None:
+             first: datetime | None, executor: str = "default") -> None:
         jitter = min(seconds * 0.1, 5.0)
         self.scheduler.add_job(
             func, IntervalTrigger(seconds=seconds, jitter=jitter), id=job_id, name=job_id,
+            executor=executor,
             replace_existing=True, next_run_time=first or datetime.now(UTC) + timedelta(
                 seconds=seconds),
         )
