@@ -240,7 +240,7 @@ class Daemon:
         jitter = min(seconds * 0.1, 5.0)
         self.scheduler.add_job(
             func, IntervalTrigger(seconds=seconds, jitter=jitter), id=job_id, name=job_id,
-            executor=executor,
+            executor=executor, misfire_grace_time=max(MISFIRE_GRACE, int(seconds)),
             replace_existing=True, next_run_time=first or datetime.now(UTC) + timedelta(
                 seconds=seconds),
         )
@@ -296,7 +296,7 @@ class Daemon:
         log.info("gap fill requested", reason=reason)
         self.scheduler.add_job(
             self._guarded("gapfill", self._gap_fill), id="gapfill", name="gapfill",
-            replace_existing=True, next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            replace_existing=True, misfire_grace_time=None, next_run_time=datetime.now(UTC) + timedelta(seconds=1),
         )
 
     def _gap_fill(self) -> int:
