@@ -296,7 +296,8 @@ class Daemon:
         log.info("gap fill requested", reason=reason)
         self.scheduler.add_job(
             self._guarded("gapfill", self._gap_fill), id="gapfill", name="gapfill",
-            replace_existing=True, misfire_grace_time=None, next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            replace_existing=True, misfire_grace_time=None,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
         )
 
     def _gap_fill(self) -> int:
@@ -324,6 +325,9 @@ class Daemon:
 
     def shutdown(self, timeout: float = 8.0) -> None:
         """Stop scheduling, let running jobs finish (at most ``timeout`` s), save health."""
+        close_history = getattr(self.collector.history, "close", None)
+        if close_history is not None:
+            close_history()  # budget-paced history work gives up at once
         if self.scheduler.running:
             closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True},
                                       daemon=True)

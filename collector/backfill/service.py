@@ -172,6 +172,20 @@ class RecentHistory:
         self._now = now
         self._sites: dict[int, SiteContext] = {}
         self._lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def close(self) -> None:
+        """Stop the runs in progress promptly (daemon shutdown): no new windows, and requests
+        waiting for the budget give up."""
+        self.stop.set()
+        limiter = getattr(self.client, "limiter", None)
+        if limiter is not None:
+            limiter.cancel()
+
+    def _finish(self, summary: Summary) -> Summary:
+        if not self.stop.is_set():
+            summary.raise_for_failure()
+        return summary
 
     def site(self, site_id: int, time_zone: str = "") -> SiteContext:
         """The cached context of a site (``site_info`` + one zone probe on first use)."""
@@ -190,18 +204,17 @@ class RecentHistory:
         scope = Scope(start=today - timedelta(days=1), end=today)
         windows = plan([site], scope, now=self._now)
         summary = run_windows(self.client, self.sink, [site], windows, progress=_silent,
-                              now=self._now, options=replace(self.options, concurrency=1))
-        summary.raise_for_failure()
-        return summary
+                              now=self._now, options=replace(self.options, concurrency=1),
+                              stop=self.stop)
+        return self._finish(summary)
 
     def fill_gaps(self, sites: Sequence[Any], since: date | None = None) -> Summary:
         """Gap fill for the daemon's ``Site`` objects (``site_id``, ``time_zone``); raises
         like ``refresh_recent`` when a window failed."""
         contexts = [self.site(s.site_id, getattr(s, "time_zone", "")) for s in sites]
         summary = fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
-                            sites=contexts, now=self._now, options=self.options)
-        summary.raise_for_failure()
-        return summary
+                            sites=contexts, now=self._now, options=self.options, stop=self.stop)
+        return self._finish(summary)
 
 
 def plan_lines(sites: Sequence[SiteContext], windows: Sequence[Window]) -> list[str]:

@@ -1,7 +1,9 @@
 """A shared request-rate limiter: a token bucket plus a global pause for ``Retry-After``.
 
 One limiter is shared by every thread of a run (a backfill's workers), so the whole run slows
-down when the API says so. The clock and sleep are injectable for tests.
+down when the API says so. ``cancel()`` wakes every waiting caller at once (shutdown); their
+``acquire`` then raises ``TransientError`` instead of sending. The clock and sleep are
+injectable for tests.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+from collector.errors import TransientError
 
 
 class RateLimiter:
@@ -20,14 +24,15 @@ class RateLimiter:
         burst: float = 1.0,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
         self.burst = max(1.0, burst)
         self._clock = clock
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        self._sleep = sleep or self._cancelled.wait
         self._lock = threading.Lock()
         self._tokens = self.burst
         self._updated = clock()
@@ -44,10 +49,16 @@ class RateLimiter:
             return max(wait_for_token, self._paused_until - now)
 
     def acquire(self) -> None:
-        """Block until one request may be sent."""
+        """Block until one request may be sent (``TransientError`` once cancelled)."""
         wait = self._reserve()
-        if wait > 0:
+        if wait > 0 and not self._cancelled.is_set():
             self._sleep(wait)
+        if self._cancelled.is_set():
+            raise TransientError("request budget closed: the collector is stopping")
+
+    def cancel(self) -> None:
+        """Wake every caller waiting for its turn; later calls fail at once."""
+        self._cancelled.set()
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` from now (a 429's ``Retry-After``)."""

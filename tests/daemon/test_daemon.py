@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from collector import app
-from collector.config import IntervalSettings, Secret, Settings, TeslaSettings
+from collector.config import (
+    BackfillSettings,
+    IntervalSettings,
+    Secret,
+    Settings,
+    TeslaSettings,
+)
 from collector.errors import CollectorError
 from collector.health import HEARTBEAT_FILE, check_heartbeat
 from collector.jobs import Site
@@ -235,3 +242,17 @@ def test_daemon_start_waits_for_an_unreachable_api(sim, influx_settings):
     sites = app.wait_for_sites(app.build_client(settings), settings, sleep=sleep)
     assert [s.site_id for s in sites] == sim.site_ids
     assert waits == [2.0, 4.0, 8.0]
+
+
+def test_shutdown_is_prompt_while_history_waits_for_its_budget(sim, influx_settings):
+    settings = dataclasses.replace(daemon_settings(influx_settings, sim),
+                                   backfill=BackfillSettings(requests_per_second=0.05))
+    daemon = app.build(settings, clock=sim.clock.now)
+    daemon.schedule()
+    daemon.scheduler.start()
+    time.sleep(1.5)  # history and gap fill are now queued behind a 20 s-per-request budget
+    started = time.monotonic()
+    daemon.shutdown()
+    assert time.monotonic() - started < 5
+    assert not [t for t in threading.enumerate() if "ThreadPoolExecutor" in t.name]
+    daemon.close()

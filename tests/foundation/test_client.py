@@ -250,3 +250,29 @@ def test_sibling_client_has_its_own_budget_but_shares_tokens_and_metrics():
     client.live_status(SITE)  # the original stays unthrottled
     assert waits == [1.0]
     assert client.metrics.totals()["live_status"].requests == 3
+
+
+def test_cancelled_limiter_wakes_waiting_callers_and_refuses_new_ones():
+    import threading
+    import time
+
+    limiter = RateLimiter(0.01)  # one request per 100 s
+    limiter.acquire()  # the burst token
+    failures: list[Exception] = []
+
+    def wait_for_turn():
+        try:
+            limiter.acquire()
+        except TransientError as exc:
+            failures.append(exc)
+
+    waiter = threading.Thread(target=wait_for_turn)
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.1)
+    limiter.cancel()
+    waiter.join(5)
+    assert not waiter.is_alive() and time.monotonic() - started < 5
+    assert len(failures) == 1 and "stopping" in str(failures[0])
+    with pytest.raises(TransientError):
+        limiter.acquire()
