@@ -19,6 +19,7 @@ from collector.errors import CollectorError, RateLimited, TransientError
 from collector.health import Health, HealthServer
 from collector.jobs import Collector, Daemon, Site, requests_per_day
 from collector.log import get_logger
+from collector.sink import open_sink
 from collector.source import FleetClient, RateLimiter, build_client
 
 log = get_logger(__name__)
@@ -66,12 +67,6 @@ def wait_for_sites(client: FleetClient, settings: Settings,
             delay = min(max_delay, delay * 2)
 
 
-def make_sink(settings: Settings, *, dry_run: bool = False) -> Any:
-    from collector.sink import InfluxSink, LineProtocolPrinter
-
-    return LineProtocolPrinter() if dry_run else InfluxSink(settings)
-
-
 def make_history(client: FleetClient, sink: Any, settings: Settings,
                  clock: Callable[[], float]) -> Any:
     from collector.backfill import RecentHistory
@@ -89,7 +84,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     ``wait_for_api``: keep retrying site discovery instead of failing, for the daemon)."""
     client = client or build_client(settings)
     client.max_retry_wait = DAEMON_MAX_RETRY_WAIT
-    sink = make_sink(settings, dry_run=dry_run)
+    sink = open_sink(settings, dry_run=dry_run)
     history = make_history(client, sink, settings, clock)
     if sites is None:
         sites = (wait_for_sites if wait_for_api else discover_sites)(client, settings)

@@ -30,6 +30,7 @@ from collector.backfill import (
 from collector.commands.common import add_site_argument, discover_site_ids, settings_from
 from collector.config import Settings
 from collector.errors import UsageError
+from collector.sink import open_sink
 from collector.source import RateLimiter, build_client
 
 EXIT_INTERRUPTED = 130
@@ -108,14 +109,6 @@ def scope_from(args: argparse.Namespace) -> Scope:
 # --- running ---
 
 
-def make_sink(settings: Settings) -> Any:
-    """The InfluxDB sink (next to a running daemon it spools to a private spool the daemon
-    adopts, see ``collector.sink.spool``)."""
-    from collector.sink import InfluxSink
-
-    return InfluxSink(settings)
-
-
 @contextmanager
 def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
     """SIGTERM finishes the windows in flight and stops, like Ctrl-C."""
@@ -146,7 +139,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope) -> int:
     sites = resolve_sites(client, site_ids, settings.tesla.time_zone, probe=False)
-    sink = make_sink(settings) if scope.missing else None
+    sink = open_sink(settings) if scope.missing else None
     for line in plan_lines(sites, plan(sites, scope, sink=sink)):
         print(line)
     return 0
@@ -154,7 +147,7 @@ def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope)
 
 def _import(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
             concurrency: int) -> int:
-    sink = make_sink(settings)
+    sink = open_sink(settings)
     checkpoint = Checkpoint(checkpoint_path(settings.collector.state_dir))
     stop = threading.Event()
     try:
@@ -163,15 +156,9 @@ def _import(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
                                    config_zone=settings.tesla.time_zone, concurrency=concurrency,
                                    checkpoint=checkpoint, stop=stop)
     finally:
-        _close(sink)
+        sink.close()
     for line in format_summary(summary):
         print(line)
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return 0 if summary.ok else 1
-
-
-def _close(sink: Any) -> None:
-    close = getattr(sink, "close", None)
-    if callable(close):
-        close()
