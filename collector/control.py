@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 from collector.errors import CollectorError, UsageError
-from collector.tariff import TariffFormatError, load_tariff
+from collector.tariff import TariffFormatError, load_tariff, site_tariff_content
 from collector.transform.fields import CONTROL_EVENT
 from collector.transform.frame import Frame, Row, build_frame
 
@@ -59,11 +59,6 @@ def _export_rule(info: Mapping[str, Any]) -> Any:
     return rule
 
 
-def _site_tariff(info: Mapping[str, Any]) -> Any:
-    return (info.get("tou_settings") or {}).get("tariff_content_v2") or info.get(
-        "tariff_content_v2")
-
-
 READERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "backup_reserve_percent": lambda info: info.get("backup_reserve_percent"),
     "default_real_mode": lambda info: info.get("default_real_mode"),
@@ -75,7 +70,7 @@ READERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "customer_preferred_export_rule": _export_rule,
     "off_grid_vehicle_charging_reserve_percent": lambda info: info.get(
         "off_grid_vehicle_charging_reserve_percent"),
-    "tariff_content_v2": _site_tariff,
+    "tariff_content_v2": site_tariff_content,
 }
 
 

@@ -211,6 +211,19 @@ def unwrap(document: Any) -> dict[str, Any]:
     return current
 
 
+def site_tariff_content(site_info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The tariff a ``site_info`` reply carries (``tariff_content_v2`` at the top level or under
+    ``tou_settings``), or None when it carries none. The one place that knows where a site's
+    tariff lives in ``site_info``; callers hand the result to ``load_tariff``."""
+    if not isinstance(site_info, Mapping):
+        return None
+    for holder in (site_info, site_info.get("tou_settings")):
+        content = holder.get("tariff_content_v2") if isinstance(holder, Mapping) else None
+        if isinstance(content, dict) and content:
+            return content
+    return None
+
+
 def load_tariff(document: Any) -> Tariff:
     """Parse decoded JSON into a ``Tariff``; wrong structure raises ``TariffFormatError``."""
     content = unwrap(document)

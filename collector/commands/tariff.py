@@ -20,7 +20,7 @@ import pandas as pd
 
 from collector.commands.common import add_site_argument, resolve_site, settings_from
 from collector.commands.set import add_change_arguments, run_change
-from collector.control import READERS, Change
+from collector.control import Change
 from collector.errors import UsageError
 from collector.source import build_client
 from collector.tariff import (
@@ -33,6 +33,7 @@ from collector.tariff import (
     load_tariff,
     price_at,
     schedule,
+    site_tariff_content,
     validate,
 )
 
@@ -180,10 +181,10 @@ def _site_tariff(args: argparse.Namespace) -> tuple[Tariff, str]:
     settings = settings_from(args)
     with build_client(settings) as client:
         site_id = resolve_site(client, settings, args.site)
-        content = READERS["tariff_content_v2"](client.site_info(site_id))
+        content = site_tariff_content(client.site_info(site_id))
     if not content:
-        raise UsageError(f"site {site_id} reports no tariff (no tou_settings.tariff_content_v2 "
-                         "in site_info)")
+        raise UsageError(f"site {site_id} reports no tariff (site_info has no "
+                         "tariff_content_v2)")
     return load_tariff(content), f"site {site_id}"
 
 
