@@ -152,7 +152,8 @@ class Collector:
             info = self.client.site_info(site.site_id)
             site.name = str(info.get("site_name") or site.name)
             site.time_zone = str(info.get("installation_time_zone") or site.time_zone)
-            return [transform.site_info_frame(info, site.site_id, site.name, self._now())]
+            return [transform.site_info_frame(info, site.site_id, site.name, self._now(),
+                                              site.time_zone)]
 
         return self._write(self._each_site("site_info", sites, fetch))
 

@@ -8,12 +8,15 @@ mapping and on 3 Core. Every panel, target, variable and annotation names the pr
 datasource by its fixed uid (``grafana/provisioning/datasources/influxdb.yaml``); dashboards
 have stable uids and no numeric ids.
 
-Time zones: dashboards use Grafana's default zone (``timezone: ""``), which the compose file
-sets from ``TESLA_TIME_ZONE`` (``GF_DATE_FORMATS_DEFAULT_TIMEZONE``; the browser's zone when
-unset). Day and month totals are cut at the site's midnight by InfluxQL's ``tz('$tz')`` clause,
-``$tz`` being a text variable (an IANA name) on the dashboards that bucket by day. Months have
-no fixed length, so monthly bars are daily sums grouped into calendar months by Grafana
-(``formatTime`` + ``groupBy`` transformations), never ``GROUP BY time(30d)``.
+Time zones: times are shown in Grafana's default zone (``timezone: ""``), which the compose
+file sets from ``TESLA_TIME_ZONE`` (``GF_DATE_FORMATS_DEFAULT_TIMEZONE``; the browser's zone
+when unset). Day totals are cut at the SITE's midnight by InfluxQL's ``tz('$tz')`` clause:
+``$tz`` is a query variable reading the ``time_zone`` tag the collector writes on every
+``site_info`` point (the zone it resolved for the site), for the selected sites, so nobody
+types a zone; a typed or URL value (``?var-tz=Europe/Berlin``) overrides it. With sites in
+several zones selected, ``$tz`` is the first of their zones and every day panel names it in
+its title. Months have no fixed length, so monthly bars are daily sums grouped into calendar
+months by Grafana (``formatTime`` + ``groupBy`` transformations), never ``GROUP BY time(30d)``.
 
 Standard library only; writes nothing but the dashboard files.
 """
@@ -187,6 +190,9 @@ def month_bars(title: str, query: str, unit: str, columns: list[str]) -> Json:
     renames = {f"{c} (sum)": c for c in columns}
     return {
         "type": "barchart", "title": title, "targets": [target(query, fmt="table")],
+        "description": "Days cut at the site's midnight ($tz), grouped into calendar months "
+                       "in the dashboard's time zone (set it to the site's zone when they "
+                       "differ)",
         "fieldConfig": defaults(unit, custom={"fillOpacity": 80, "lineWidth": 1}),
         "options": {"barWidth": 0.8, "legend": {"displayMode": "list", "placement": "bottom"},
                     "orientation": "vertical", "showValue": "never", "stacking": "normal",
@@ -229,18 +235,50 @@ def describe(panel: Json, text: str) -> Json:
 # --- dashboards ----------------------------------------------------------------------------
 
 
-def site_variable() -> Json:
-    query = 'SHOW TAG VALUES FROM "live_status" WITH KEY = "site_id"'
-    return {"type": "query", "name": "site", "label": "Site", "datasource": DS,
-            "query": query, "definition": query, "refresh": 1, "multi": True,
-            "includeAll": True, "current": {}, "sort": 1, "hide": 0, "options": []}
+#: Every site the collector knows, by name, from the ``site_name`` tag of ``site_info`` (written
+#: by the daemon and by every backfill); the hidden ``$site`` holds the ids of the chosen names,
+#: which is what every query filters on (``energy_history`` has no name tag). InfluxQL cannot
+#: return id/name pairs in a form Grafana maps (SHOW SERIES keys keep line-protocol escapes),
+#: hence the chain name -> ids -> zone.
+SITE_NAME_QUERY = 'SHOW TAG VALUES FROM "site_info" WITH KEY = "site_name"'
+SITE_QUERY = ('SHOW TAG VALUES FROM "site_info" WITH KEY = "site_id" '
+              'WHERE "site_name" =~ /^$site_name$/')
+TZ_QUERY = 'SHOW TAG VALUES FROM "site_info" WITH KEY = "time_zone" WHERE "site_id" =~ /^$site$/'
+TZ_DESCRIPTION = ("Day and month totals start at midnight in this zone: the zone the collector "
+                  "resolved for the selected site (from TESLA_TIME_ZONE, site_info or the "
+                  "history replies). Type another IANA zone to override it. With sites in "
+                  "several zones selected it is the first of their zones; when the collector "
+                  "knows no zone for a site, InfluxDB cuts days at UTC midnight.")
+
+
+def query_variable(name: str, label: str, query: str, *, multi: bool = True,
+                   hide: int = 0, **extra: Any) -> Json:
+    return {"type": "query", "name": name, "label": label, "datasource": DS, "query": query,
+            "definition": query, "refresh": 1, "multi": multi, "includeAll": multi,
+            "current": {}, "sort": 1, "hide": hide, "options": [], **extra}
+
+
+def site_variables() -> list[Json]:
+    """The visible site chooser (names) and the hidden ids it stands for (``$site``)."""
+    return [query_variable("site_name", "Site", SITE_NAME_QUERY),
+            query_variable("site", "Site id", SITE_QUERY, hide=2,
+                           current={"text": "All", "value": "$__all"})]
 
 
 def tz_variable() -> Json:
-    return {"type": "textbox", "name": "tz", "label": "Site time zone (IANA)", "query": "UTC",
-            "current": {"text": "UTC", "value": "UTC"}, "hide": 0,
-            "description": "Day and month totals start at midnight in this zone, e.g. "
-                           "America/Los_Angeles or Europe/Berlin"}
+    return query_variable("tz", "Site time zone", TZ_QUERY, multi=False,
+                          allowCustomValue=True, description=TZ_DESCRIPTION)
+
+
+def groups_by_day(panel: Json) -> bool:
+    return any(DAY in item["query"] for item in panel.get("targets", []))
+
+
+def in_site_days(panel: Json) -> Json:
+    """A day- or month-bucket panel, its title naming the zone its days are cut in."""
+    if not groups_by_day(panel) or "$tz" in panel["title"]:
+        return panel
+    return {**panel, "title": f"{panel['title']} ($tz)"}
 
 
 def annotation(name: str, query: str, color: str, text: str, tags: str = "") -> Json:
@@ -261,12 +299,16 @@ class Dashboard:
 
     def render(self) -> Json:
         panels, y, next_id = [], 0, 1
+        has_tz = any(v["name"] == "tz" for v in self.variables)
         for row in self.rows:
             x, row_height = 0, 0
             for width, height, panel in row:
                 if x + width > GRID_WIDTH:
                     raise ValueError(f"{self.uid}: row wider than {GRID_WIDTH}")
-                panels.append({**panel, "id": next_id, "datasource": DS,
+                if groups_by_day(panel) and not has_tz:
+                    raise ValueError(f"{self.uid}: {panel['title']!r} groups by day but the "
+                                     "dashboard has no $tz variable")
+                panels.append({**in_site_days(panel), "id": next_id, "datasource": DS,
                                "gridPos": {"h": height, "w": width, "x": x, "y": y}})
                 next_id, x, row_height = next_id + 1, x + width, max(row_height, height)
             y += row_height
@@ -306,16 +348,18 @@ def overview() -> Dashboard:
         target(series_query("wall_connector", 'mean("wall_connector_power") AS "Wall Connector"',
                             by="din"), ref="B", alias="$col $tag_din"),
     ], "watt")
+    # The newest day bucket cut at the site's midnight ($tz), not at the viewer's: the range
+    # of two days always holds the site's whole "today", whatever the viewer's zone.
     today = stat("Today's energy", [target(energy_query(
-        SOLAR, HOME, GRID_IMPORT, GRID_EXPORT, BATTERY_CHARGE, BATTERY_DISCHARGE, group=""))],
-        "watth", calc="sum")
-    today["timeFrom"] = "now/d"
-    today["hideTimeOverride"] = False
+        SOLAR, HOME, GRID_IMPORT, GRID_EXPORT, BATTERY_CHARGE, BATTERY_DISCHARGE))],
+        "watth", calc="lastNotNull")
+    today["timeFrom"] = "now-2d"
+    today["hideTimeOverride"] = True
     today["options"]["graphMode"] = "none"
     return Dashboard(
         uid="tesla-overview", title="Tesla Energy: Overview", refresh="30s",
         description="Live power flow, battery, grid status and today's energy",
-        variables=[site_variable()],
+        variables=[*site_variables(), tz_variable()],
         rows=[
             [power_stat("Solar", "solar_power", "Solar production"),
              power_stat("Home", "load_power", "Home consumption (includes the Wall Connector)"),
@@ -330,8 +374,8 @@ def overview() -> Dashboard:
              (6, 4, stat("Storm watch", [target(live_last("storm_mode_active"),
                                                 alias="$tag_site_name")],
                          mappings=ON_OFF_MAP)),
-             (12, 4, describe(today, "Totals since midnight from energy_history (Tesla's "
-                                     "5-minute Wh buckets)"))],
+             (12, 4, describe(today, "Totals since midnight in the site's zone ($tz) "
+                                     "from energy_history (Tesla's 5-minute Wh buckets)"))],
             [(24, 10, power_24h)],
         ],
     )
@@ -355,7 +399,7 @@ def energy() -> Dashboard:
     return Dashboard(
         uid="tesla-energy", title="Tesla Energy: Energy", time_from="now-30d",
         description="Daily and monthly energy from Tesla's exact watt-hour history",
-        variables=[site_variable(), tz_variable()],
+        variables=[*site_variables(), tz_variable()],
         rows=[
             [(18, 4, totals),
              (6, 4, describe(self_powered, "Share of home usage covered by solar and battery"))],
@@ -391,7 +435,7 @@ def outages() -> Dashboard:
     return Dashboard(
         uid="tesla-outages", title="Tesla Energy: Outages", time_from="now-1y",
         description="Grid outages the site rode through on its battery (backup events)",
-        variables=[site_variable(), tz_variable()],
+        variables=[*site_variables(), tz_variable()],
         annotations=[annotation("Outages", events, "red", "duration_seconds")],
         rows=[
             [(12, 9, table("Backup events", [target(events, fmt="table")],
@@ -413,7 +457,7 @@ def wall_connector() -> Dashboard:
     return Dashboard(
         uid="tesla-wall-connector", title="Tesla Energy: Wall Connector", time_from="now-30d",
         description="Wall Connector power and charge sessions",
-        variables=[site_variable(), tz_variable()],
+        variables=[*site_variables(), tz_variable()],
         rows=[
             [(24, 8, timeseries("Power by connector", [target(series_query(
                 "wall_connector", 'mean("wall_connector_power")', by="din"),
@@ -441,7 +485,7 @@ def settings_history() -> Dashboard:
         uid="tesla-settings", title="Tesla Energy: Settings history", time_from="now-30d",
         description="Backup reserve, operation mode and storm watch over time; changes made "
                     "with tesla-energy set are annotations",
-        variables=[site_variable()],
+        variables=site_variables(),
         annotations=[annotation("Setting changes", changes, "blue", "value", tags="setting")],
         rows=[
             [(24, 8, reserve)],

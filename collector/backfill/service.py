@@ -25,6 +25,7 @@ from collector.backfill.stats import Summary
 from collector.backfill.windows import KINDS, Window, newest_first, plan_days, plan_kind
 from collector.errors import UsageError
 from collector.log import get_logger
+from collector.transform import site_info_frame
 
 log = get_logger(__name__)
 
@@ -118,10 +119,22 @@ def run_windows(client: Any, sink: Any, sites: Sequence[SiteContext], windows: l
     return runner.run(windows)
 
 
+def site_snapshots(sites: Sequence[SiteContext], now: Clock = utc_now) -> list[Any]:
+    """A ``site_info`` point per site from the reply read while resolving it, tagged with the
+    zone the backfill uses, so a history-only import tells the dashboards the site's name and
+    zone."""
+    when = now()
+    return [site_info_frame(site.info, site.site_id, site.site_name or str(site.site_id), when,
+                            site.zone_name)
+            for site in sites if site.info]
+
+
 def run_backfill(client: Any, sink: Any, site_ids: Sequence[int], scope: Scope, *,
                  config_zone: str = "", now: Clock = utc_now, **run_kwargs: Any) -> Summary:
-    """Resolve sites, plan ``scope`` and run it (the ``tesla-energy backfill`` command)."""
+    """Resolve sites, record their ``site_info``, plan ``scope`` and run it (the
+    ``tesla-energy backfill`` command)."""
     sites = resolve_sites(client, site_ids, config_zone, now=now)
+    sink.write(site_snapshots(sites, now))
     windows = plan(sites, scope, sink=sink, now=now)
     return run_windows(client, sink, sites, windows, now=now, **run_kwargs)
 

@@ -10,8 +10,8 @@ never writes anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +40,7 @@ class SiteContext:
     zone_source: str
     installed: date | None
     site_name: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -137,4 +138,5 @@ def resolve_site(
         zone_source=source,
         installed=installation_day(info, ZoneInfo(zone)),
         site_name=str(info.get("site_name") or ""),
+        info=info,
     )

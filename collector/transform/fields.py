@@ -91,7 +91,7 @@ WALL_CONNECTOR = Schema("wall_connector", ("site_id", "din"), (
     Field("wall_connector_fault_state", Kind.INT),
 ))
 
-SITE_INFO = Schema("site_info", ("site_id", "site_name"), (
+SITE_INFO = Schema("site_info", ("site_id", "site_name", "time_zone"), (
     Field("backup_reserve_percent", Kind.FLOAT, "%"),
     Field("default_real_mode", Kind.STR),
     Field("storm_mode_enabled", Kind.BOOL, source=("user_settings", "storm_mode_enabled")),

@@ -22,9 +22,11 @@ _EXPORT_RULE = "customer_preferred_export_rule"
 
 
 def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
-                    collected_at: datetime) -> Frame:
-    """One point at ``collected_at`` (floored to the second), tagged site_id and site_name
-    (the response's ``site_name``; ``site_name`` is the fallback when it has none)."""
+                    collected_at: datetime, time_zone: str = "") -> Frame:
+    """One point at ``collected_at`` (floored to the second), tagged site_id, site_name (the
+    response's ``site_name``; ``site_name`` is the fallback when it has none) and time_zone:
+    the IANA zone the collector resolved for the site (the dashboards cut days at its
+    midnight), left out when the zone is unknown."""
     body = unwrap(response)
     site = str(site_id)
     try:
@@ -37,7 +39,7 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
     values.update(_component_defaults(body.get("components"), values))
     name = body.get("site_name")
     name = name if isinstance(name, str) and name else site_name
-    tags = {"site_id": site, "site_name": name or None}
+    tags = {"site_id": site, "site_name": name or None, "time_zone": time_zone or None}
     return build_frame(SITE_INFO, [Row(epoch_seconds(collected_at), tags, values)])
 
 

@@ -157,15 +157,59 @@ def query_problems(query: Query, variables: set[str],
 
 
 def substitute(text: str, start_s: int, end_s: int, interval: str, site_ids: list[str],
-               tz: str = "UTC") -> str:
+               tz: str = "UTC", site_names: list[str] | None = None) -> str:
     """The query Grafana would send for this time range, interval and site selection."""
-    site_regex = "(" + "|".join(re.escape(s) for s in site_ids) + ")"
     replacements = {
         "$timeFilter": f"time >= {start_s}s AND time <= {end_s}s",
         "$__interval": interval,
-        "$site": site_regex,
+        "$site_name": grafana_regex_value(site_names) if site_names else ".*",
+        "$site": grafana_regex_value(site_ids),
         "$tz": tz,
     }
     for macro in sorted(replacements, key=len, reverse=True):
         text = text.replace(macro, replacements[macro])
     return text
+
+
+# --- template variables, resolved the way Grafana resolves them ------------------------------
+
+
+def js_regex(text: str) -> re.Pattern[str]:
+    """A Grafana variable regex (``/pattern/flags``, JavaScript syntax) as a Python pattern."""
+    body, _, flags = text.strip()[1:].rpartition("/")
+    python = re.sub(r"\(\?<(\w+)>", r"(?P<\1>", body)
+    return re.compile(python, re.IGNORECASE if "i" in flags else 0)
+
+
+def metric_find_values(rows: list[dict[str, Any]]) -> list[str]:
+    """What Grafana's InfluxDB datasource makes of a variable query's rows, in order: the
+    ``value`` column of SHOW TAG VALUES, the ``key`` column of SHOW SERIES."""
+    return [str(row["value"] if "value" in row else row["key"]) for row in rows]
+
+
+def variable_options(values: list[str], regex: str = "") -> list[tuple[str, str]]:
+    """(text, value) options from the found values and the variable's regex: named groups
+    ``text``/``value`` pick the parts, an unnamed group both, no match drops the value; the
+    first option of each value wins (Grafana's ``uniqBy(options, 'value')``)."""
+    pattern = js_regex(regex) if regex else None
+    options: dict[str, str] = {}
+    for found in values:
+        text = value = found
+        if pattern is not None:
+            match = pattern.search(found)
+            if match is None:
+                continue
+            named = match.groupdict()
+            if named.get("value") or named.get("text"):
+                value = named.get("value") or named["text"]
+                text = named.get("text") or value
+            elif match.groups():
+                text = value = match.group(1)
+        options.setdefault(value, text)
+    return [(text, value) for value, text in options.items()]
+
+
+def grafana_regex_value(values: list[str]) -> str:
+    """A multi-value selection formatted for ``=~ /^$var$/`` (Grafana's ``regex`` format)."""
+    escaped = [re.escape(v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"

@@ -22,7 +22,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from collector.sim import SimConfig, SimServer
-from tests.dashboards.panels import Query, all_queries, substitute
+from tests.dashboards.panels import (
+    Query,
+    all_queries,
+    grafana_regex_value,
+    load_dashboards,
+    metric_find_values,
+    substitute,
+    variable_options,
+)
 from tests.support import InfluxServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -107,11 +115,28 @@ def has_value(row: dict) -> bool:
     return any(v is not None for k, v in row.items() if k != "time")
 
 
-def test_site_variable_lists_every_simulated_site(influxd: InfluxServer,
-                                                   filled: Filled) -> None:
-    rows = influxd.query('SHOW TAG VALUES FROM "live_status" WITH KEY = "site_id"',
-                         db=filled.db)
-    assert sorted(r["value"] for r in rows) == sorted(filled.site_ids)
+def variable_options_of(influxd: InfluxServer, db: str, board: dict, name: str,
+                        **selected: list[str]) -> list[tuple[str, str]]:
+    """A dashboard variable's options, its query run against influxd with ``selected``
+    values of the variables it depends on (Grafana's regex format)."""
+    spec = next(v for v in board["templating"]["list"] if v["name"] == name)
+    query = spec["query"]
+    for variable, values in sorted(selected.items(), key=lambda kv: -len(kv[0])):
+        query = query.replace(f"${variable}", grafana_regex_value(values))
+    rows = influxd.query(query, db=db)
+    return variable_options(metric_find_values(rows), spec.get("regex", ""))
+
+
+def test_site_variables_list_every_simulated_site_by_name_and_zone(
+        influxd: InfluxServer, filled: Filled) -> None:
+    board = load_dashboards()["overview.json"]
+    names = [name for name, _ in variable_options_of(influxd, filled.db, board, "site_name")]
+    assert len(names) == len(filled.site_ids) and all(names), names
+    ids = variable_options_of(influxd, filled.db, board, "site", site_name=names)
+    assert sorted(value for _, value in ids) == sorted(filled.site_ids)
+    zones = {value for site in filled.site_ids
+             for _, value in variable_options_of(influxd, filled.db, board, "tz", site=[site])}
+    assert zones == {"America/Los_Angeles", "Australia/Adelaide"}
 
 
 @pytest.mark.parametrize("query", all_queries(), ids=str)

@@ -94,18 +94,47 @@ def test_panels_fit_the_grid_without_overlap() -> None:
             cells |= mine
 
 
-def test_site_variable_is_multi_value_from_live_status_tags() -> None:
+def test_site_variables_choose_by_name_and_filter_by_id() -> None:
     for name, board in load_dashboards().items():
         variables = {v["name"]: v for v in board["templating"]["list"]}
         if "site" not in variables:
             assert all("$site" not in q.text for q in queries(name, board))
             continue
-        site = variables["site"]
-        assert site["query"] == 'SHOW TAG VALUES FROM "live_status" WITH KEY = "site_id"'
-        assert site["multi"] and site["includeAll"]
+        chooser, ids = variables["site_name"], variables["site"]
+        assert chooser["query"] == 'SHOW TAG VALUES FROM "site_info" WITH KEY = "site_name"'
+        assert chooser["multi"] and chooser["includeAll"] and chooser["hide"] == 0
+        assert ids["query"] == ('SHOW TAG VALUES FROM "site_info" WITH KEY = "site_id" '
+                                'WHERE "site_name" =~ /^$site_name$/')
+        assert ids["hide"] == 2 and ids["includeAll"] and ids["current"]["value"] == "$__all"
         for query in queries(name, board):
-            if "$site" in query.text:
+            if "$site" in query.text and not query.variable:
                 assert '"site_id" =~ /^$site$/' in query.text, query
+
+
+def test_every_day_panel_uses_the_site_zone_variable_and_names_it() -> None:
+    for name, board in load_dashboards().items():
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        day_panels = [p for p in panels(board)
+                      if any("time(1d)" in t["query"] for t in p.get("targets", []))]
+        if not day_panels:
+            continue
+        tz = variables.get("tz")
+        assert tz is not None, f"{name} groups by day without a $tz variable"
+        assert tz["type"] == "query" and not tz["multi"] and tz["allowCustomValue"]
+        assert tz["query"] == ('SHOW TAG VALUES FROM "site_info" WITH KEY = "time_zone" '
+                               'WHERE "site_id" =~ /^$site$/')
+        for panel in day_panels:
+            assert "$tz" in panel["title"], (name, panel["title"])
+
+
+def test_generator_refuses_a_day_panel_without_the_zone_variable() -> None:
+    generator = load_generator()
+    board = generator.Dashboard(
+        uid="x", title="x", description="x", variables=generator.site_variables(),
+        rows=[[(24, 8, generator.timeseries("Solar per day", [generator.target(
+            generator.energy_query(generator.SOLAR))]))]])
+    with pytest.raises(ValueError, match="no \\$tz variable"):
+        board.render()
 
 
 @pytest.mark.parametrize("query", all_queries(), ids=str)
