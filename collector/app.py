@@ -27,8 +27,15 @@ log = get_logger(__name__)
 DAEMON_MAX_RETRY_WAIT = 5.0  # longer Retry-After: postpone the job instead of blocking
 
 
-def discover_sites(client: FleetClient, settings: Settings) -> list[Site]:
-    """Configured site ids or every energy site from ``products``, named from ``site_info``."""
+def discover_sites(client: FleetClient, settings: Settings, history: Any = None) -> list[Site]:
+    """Configured site ids or every energy site from ``products``. Each site's name and time
+    zone come from ``site_info`` through the one zone chain (``collector.backfill.
+    resolve_site``: configuration, site_info, history reply, its offset); the resolved context
+    is handed to ``history`` so the history job does not resolve it again. A site whose
+    site_info or zone is unavailable at start keeps its defaults and is resolved by its first
+    history job."""
+    from collector.backfill import resolve_site
+
     names: dict[int, str] = {}
     if settings.tesla.site_ids:
         ids = list(settings.tesla.site_ids)
@@ -38,27 +45,30 @@ def discover_sites(client: FleetClient, settings: Settings) -> list[Site]:
         names = {int(p["energy_site_id"]): str(p.get("site_name") or "") for p in products}
     sites = []
     for site_id in ids:
-        site = Site(site_id, names.get(site_id) or str(site_id), settings.tesla.time_zone)
+        site = Site(site_id, names.get(site_id) or str(site_id))
         try:
-            info = client.site_info(site_id)
-            site.name = str(info.get("site_name") or site.name)
-            site.time_zone = str(info.get("installation_time_zone") or site.time_zone)
+            context = resolve_site(client, site_id, settings.tesla.time_zone)
         except CollectorError as exc:
-            log.warning("site_info unavailable at start; using defaults", site_id=site_id,
-                        error=str(exc))
+            log.warning("site_info or time zone unavailable at start; using defaults",
+                        site_id=site_id, error=str(exc))
+        else:
+            site.name = context.site_name or site.name
+            site.time_zone = context.zone_name
+            if history is not None:
+                history.remember(context)
         sites.append(site)
     return sites
 
 
 def wait_for_sites(client: FleetClient, settings: Settings,
                    sleep: Callable[[float], None] = time.sleep,
-                   max_delay: float = 60.0) -> list[Site]:
+                   max_delay: float = 60.0, history: Any = None) -> list[Site]:
     """``discover_sites``, retried with backoff while the API is unreachable or failing
     (a daemon started before the network or the simulator is up); auth errors still stop."""
     delay = 2.0
     while True:
         try:
-            return discover_sites(client, settings)
+            return discover_sites(client, settings, history)
         except (TransientError, RateLimited) as exc:
             wait = max(delay, getattr(exc, "retry_after", 0.0))
             log.warning("Fleet API not available at start; retrying", error=str(exc),
@@ -87,7 +97,8 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     sink = open_sink(settings, dry_run=dry_run)
     history = make_history(client, sink, settings, clock)
     if sites is None:
-        sites = (wait_for_sites if wait_for_api else discover_sites)(client, settings)
+        discover = wait_for_sites if wait_for_api else discover_sites
+        sites = discover(client, settings, history=history)
     if not sites:
         raise CollectorError("the token sees no energy site; nothing to collect")
     collector = Collector(client, sink, settings, history=history, clock=clock)

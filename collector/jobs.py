@@ -54,7 +54,8 @@ ENDPOINT_JOBS = {
 
 @dataclass
 class Site:
-    """An energy site the daemon collects: id, display name (a tag) and IANA zone."""
+    """An energy site the daemon collects: id, display name (a tag) and the zone resolved by
+    the one zone chain (``collector.backfill.resolve_site``; ``""`` until resolved)."""
 
     site_id: int
     name: str
@@ -151,7 +152,8 @@ class Collector:
         def fetch(site: Site) -> list[Any]:
             info = self.client.site_info(site.site_id)
             site.name = str(info.get("site_name") or site.name)
-            site.time_zone = str(info.get("installation_time_zone") or site.time_zone)
+            # The zone is the one resolved by the zone chain (at start or by the history job);
+            # site_info's own installation_time_zone is only one of its sources.
             return [transform.site_info_frame(info, site.site_id, site.name, self._now(),
                                               site.time_zone)]
 
@@ -162,7 +164,8 @@ class Collector:
             return 0
 
         def fetch(site: Site) -> list[Any]:
-            self.history.refresh_recent(site.site_id, site.time_zone)
+            self.history.refresh_recent(site.site_id)
+            site.time_zone = self.history.site(site.site_id).zone_name
             return []
 
         self._each_site("history", sites, fetch)

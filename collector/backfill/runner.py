@@ -26,7 +26,7 @@ from typing import Any
 from collector.backfill.checkpoint import Checkpoint
 from collector.backfill.convert import Converted, WrongDay, convert, fetch
 from collector.backfill.progress import Progress
-from collector.backfill.site import SiteContext
+from collector.backfill.site import ReplyZoneCheck, SiteContext
 from collector.backfill.stats import AttributedMetrics, Summary, attributed
 from collector.backfill.windows import Window, is_final
 from collector.errors import CollectorError, InvalidResponse, RateLimited, TransientError
@@ -89,6 +89,7 @@ class Runner:
         self._metrics: AttributedMetrics | None = None
         self._started = time.monotonic()
         self._progress: Progress | None = None
+        self._zone_check = ReplyZoneCheck()
 
     # --- driving ------------------------------------------------------------------------
 
@@ -178,8 +179,9 @@ class Runner:
                     return None
             try:
                 with self._attribution(win):
-                    reply = fetch(self.client, win, site.zone_name)
-                return _Result(win, convert(win, reply, site.zone), retries)
+                    reply = fetch(self.client, win, site.request_zone)
+                self._zone_check.check(site, reply)
+                return _Result(win, convert(win, reply, site.zone, site.fixed_offset), retries)
             except RETRYABLE as exc:
                 last_error = str(exc)
                 log.info("retrying window", window=win.describe(), attempt=attempt + 1,

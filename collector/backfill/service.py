@@ -101,10 +101,11 @@ def plan(sites: Sequence[SiteContext], scope: Scope, *, sink: Any = None,
     return newest_first(windows)
 
 
-def resolve_sites(client: Any, site_ids: Sequence[int], config_zone: str, *, probe: bool = True,
+def resolve_sites(client: Any, site_ids: Sequence[int], config_zone: str, *,
                   now: Clock = utc_now) -> list[SiteContext]:
-    return [resolve_site(client, site_id, config_zone, probe=probe, clock=now)
-            for site_id in site_ids]
+    """Each site through the one zone chain (``site.resolve_site``): the import, its dry run
+    and the gap fill resolve zones identically."""
+    return [resolve_site(client, site_id, config_zone, clock=now) for site_id in site_ids]
 
 
 def run_windows(client: Any, sink: Any, sites: Sequence[SiteContext], windows: list[Window], *,
@@ -200,19 +201,24 @@ class RecentHistory:
             summary.raise_for_failure()
         return summary
 
-    def site(self, site_id: int, time_zone: str = "") -> SiteContext:
-        """The cached context of a site (``site_info`` + one zone probe on first use)."""
+    def remember(self, site: SiteContext) -> None:
+        """Cache a context resolved elsewhere (the daemon resolves its sites at start)."""
+        with self._lock:
+            self._sites[site.site_id] = site
+
+    def site(self, site_id: int) -> SiteContext:
+        """The cached context of a site, resolved by the one zone chain on first use."""
         with self._lock:
             if site_id not in self._sites:
-                zone = time_zone or self.config_zone
-                self._sites[site_id] = resolve_site(self.client, site_id, zone, clock=self._now)
+                self._sites[site_id] = resolve_site(self.client, site_id, self.config_zone,
+                                                    clock=self._now)
             return self._sites[site_id]
 
-    def refresh_recent(self, site_id: int, time_zone: str = "") -> Summary:
+    def refresh_recent(self, site_id: int) -> Summary:
         """Today and yesterday of every kind (Tesla revises them), written to the sink.
         Raises the error that stopped it (e.g. ``AuthRequired``) or ``TransientError`` when
         a window failed, so the daemon's failure tracking sees it."""
-        site = self.site(site_id, time_zone)
+        site = self.site(site_id)
         today = site.today(self._now)
         scope = Scope(start=today - timedelta(days=1), end=today)
         windows = plan([site], scope, now=self._now)
@@ -222,9 +228,9 @@ class RecentHistory:
         return self._finish(summary)
 
     def fill_gaps(self, sites: Sequence[Any], since: date | None = None) -> Summary:
-        """Gap fill for the daemon's ``Site`` objects (``site_id``, ``time_zone``); raises
-        like ``refresh_recent`` when a window failed."""
-        contexts = [self.site(s.site_id, getattr(s, "time_zone", "")) for s in sites]
+        """Gap fill for the daemon's ``Site`` objects (by ``site_id``); raises like
+        ``refresh_recent`` when a window failed."""
+        contexts = [self.site(s.site_id) for s in sites]
         summary = fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
                             sites=contexts, now=self._now, options=self.options, stop=self.stop)
         return self._finish(summary)
@@ -235,13 +241,13 @@ def plan_lines(sites: Sequence[SiteContext], windows: Sequence[Window]) -> list[
     lines = []
     for site in sites:
         mine = [w for w in windows if w.site_id == site.site_id]
-        lines.append(f"site {site.site_id} {site.site_name!r} zone {site.zone_name} "
-                     f"(from {site.zone_source}), installed {site.installed or 'unknown'}")
+        lines.append(f"site {site.site_id} {site.site_name!r} zone {site.describe_zone()}, "
+                     f"installed {site.installed or 'unknown'}")
         for kind in KINDS:
             of_kind = [w for w in mine if w.kind == kind]
             if of_kind:
                 lines.append(_kind_line(kind, of_kind))
-    lines.append(f"total: {len(windows)} history requests (plus retries); nothing was sent")
+    lines.append(f"total: {len(windows)} history requests (plus retries); nothing was imported")
     return lines
 
 

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--kind", type=parse_kinds, default=KINDS, metavar="KINDS",
                         help=f"comma list of {','.join(KINDS)} (default: all)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan (windows and requests per kind); fetch nothing")
+                        help="print the plan (zone, windows and requests per kind); import nothing")
     parser.add_argument("--concurrency", type=positive_int, metavar="N",
                         help="requests in flight (default: backfill.concurrency)")
     parser.add_argument("--rate", type=positive_float, metavar="R",
@@ -138,7 +138,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope) -> int:
-    sites = resolve_sites(client, site_ids, settings.tesla.time_zone, probe=False)
+    # The same zone chain as the import: a site whose zone neither the configuration nor
+    # site_info names costs one probe request here too (no history is imported).
+    sites = resolve_sites(client, site_ids, settings.tesla.time_zone)
     sink = open_sink(settings) if scope.missing else None
     for line in plan_lines(sites, plan(sites, scope, sink=sink)):
         print(line)

@@ -89,7 +89,7 @@ def test_missing_fetches_only_missing_days_plus_today_and_yesterday(run, sim, in
     sim.requests.clear()
     summary = run(date(2024, 11, 10), None, missing=True)
     assert summary.ok
-    assert set(requested_days(sim, site, LA)) == EXPECTED  # (the zone probe asks for today)
+    assert set(requested_days(sim, site, LA)) == EXPECTED  # site_info names the zone: no probe
     assert summary.get(site, "energy").days == len(EXPECTED)
     _assert_exact(sim, influxd, influx_db, site, _days(date(2024, 11, 10), TODAY))
 
@@ -124,4 +124,4 @@ def test_recent_history_for_the_daemon_refreshes_two_days_and_raises_on_failure(
     sim.set_faults(FaultConfig(malformed=FaultRule(every=1),
                                endpoints=frozenset({"calendar_history"})))
     with pytest.raises(CollectorError, match="window"):
-        history.refresh_recent(site)  # the site context is cached: no probe this time
+        history.refresh_recent(site)  # the site context is cached

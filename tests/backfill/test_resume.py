@@ -38,7 +38,7 @@ def _resume_and_check(run, sim, influxd, db, path, site, now) -> None:
     sim.requests.clear()
     second = run(FIRST, LAST, checkpoint=Checkpoint(path))
     assert second.ok, second
-    refetched = set(requested_days(sim, site, LA)) - {now().astimezone(LA).date()}  # probe
+    refetched = set(requested_days(sim, site, LA)) - {now().astimezone(LA).date()}
     assert not refetched & finished
     assert refetched | finished == ALL_DAYS
     assert second.get(site, "energy").skipped == len(finished)

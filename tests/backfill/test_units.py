@@ -1,4 +1,4 @@
-"""Unit tests of the pure parts: reply checks, checkpoint file, zone resolution, summary."""
+"""Unit tests of the pure parts: reply checks, checkpoint file, install date, summary."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from collector.backfill.checkpoint import Checkpoint
 from collector.backfill.convert import WrongDay, check_day, convert, in_window
 from collector.backfill.progress import eta_seconds, render_bar
-from collector.backfill.site import installation_day, resolve_site
+from collector.backfill.site import installation_day
 from collector.backfill.stats import Summary, format_summary
 from collector.backfill.windows import plan_days, plan_kind
-from collector.errors import ConfigError, InvalidResponse
-from collector.source import FleetClient, TokenManager
+from collector.errors import InvalidResponse
 
 LA = ZoneInfo("America/Los_Angeles")
 BRISBANE = ZoneInfo("Australia/Brisbane")
@@ -99,41 +97,6 @@ def test_unreadable_checkpoint_means_refetch(tmp_path):
     path = tmp_path / "cp.json"
     path.write_text("{not json")
     assert len(Checkpoint(path)) == 0
-
-
-def _client(routes: dict) -> FleetClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        name = request.url.path.rsplit("/", 1)[-1]
-        return httpx.Response(200, json={"response": routes[name]})
-
-    tokens = TokenManager(auth_url="http://auth.invalid/token", client_id="",
-                          access_token="test-access-token")
-    return FleetClient("http://fleet.invalid", tokens, transport=httpx.MockTransport(handler))
-
-
-SITE_INFO = {"site_name": "Home", "installation_date": "2022-01-01T13:00:00-08:00",
-             "installation_time_zone": ""}
-
-
-def test_zone_from_the_history_reply_wins_over_site_info_and_config():
-    client = _client({"site_info": {**SITE_INFO, "installation_time_zone": "America/Denver"},
-                      "calendar_history": energy_reply(zone="America/Los_Angeles")})
-    site = resolve_site(client, 9, "Europe/Berlin")
-    assert (site.zone_name, site.zone_source) == ("America/Los_Angeles", "history")
-    assert site.installed == date(2022, 1, 1)
-
-
-def test_empty_zones_fall_back_to_config():
-    client = _client({"site_info": SITE_INFO, "calendar_history": energy_reply(zone="")})
-    site = resolve_site(client, 9, "Europe/Berlin")
-    assert (site.zone_name, site.zone_source) == ("Europe/Berlin", "config")
-    assert site.installed == date(2022, 1, 1)
-
-
-def test_no_zone_anywhere_names_the_setting():
-    client = _client({"site_info": SITE_INFO, "calendar_history": energy_reply(zone="")})
-    with pytest.raises(ConfigError, match="TESLA_TIME_ZONE"):
-        resolve_site(client, 9, "")
 
 
 def test_installation_day_is_local():

@@ -256,3 +256,30 @@ def test_shutdown_is_prompt_while_history_waits_for_its_budget(sim, influx_setti
     assert time.monotonic() - started < 5
     assert not [t for t in threading.enumerate() if "ThreadPoolExecutor" in t.name]
     daemon.close()
+
+
+def test_the_daemon_resolves_zones_by_the_one_chain_once(sim, influxd, influx_db,
+                                                         influx_settings):
+    """Site 1 (Los Angeles) names its zone in site_info; site 2 (Adelaide) has
+    ``installation_time_zone: ""`` and needs one probe of the history reply, at start only.
+    TESLA_TIME_ZONE, when set, overrides both without any probe."""
+    adelaide = sim.site_ids[1]
+    assert sim.site_info(adelaide)["installation_time_zone"] == ""
+    daemon = app.build(daemon_settings(influx_settings, sim), clock=sim.clock.now)
+    zones = {s.site_id: s.time_zone for s in daemon.sites}
+    assert zones == {sim.site_ids[0]: "America/Los_Angeles", adelaide: "Australia/Adelaide"}
+    probes = sim.requests.count("calendar_history")
+    assert probes == 1  # only Adelaide needed the history reply
+    assert app.run_once(daemon) > 0
+    history = daemon.collector.history
+    assert history.site(adelaide).zone_source == "history"  # resolved at start, cached
+    assert {s.site_id: s.time_zone for s in daemon.sites} == zones
+
+    configured = dataclasses.replace(
+        influx_settings, tesla=dataclasses.replace(daemon_settings(influx_settings, sim).tesla,
+                                                   time_zone="Europe/Berlin"))
+    sim.requests.clear()
+    daemon = app.build(configured, clock=sim.clock.now)
+    assert {s.time_zone for s in daemon.sites} == {"Europe/Berlin"}
+    assert sim.requests.count("calendar_history") == 0  # the override needs no probe
+    assert daemon.collector.history.site(adelaide).zone_source == "config"
