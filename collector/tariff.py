@@ -18,9 +18,18 @@ Conventions (as the API sends them, protobuf style: zero-valued fields are omitt
 - Season dates are inclusive; ``fromDay 0`` means the 1st and ``toDay 0`` the last day of the
   month. A season whose end is before its start wraps over the year end (Nov -> Mar).
   29 February belongs to the season that covers 28 February unless a season names it.
-- Prices: the most specific entry wins: ``rates[period]`` of the season, then ``rates["ALL"]``
-  of the season, then the same two in the ``"ALL"`` season entry. Every season needs time
-  periods, even a flat one (one period covering the week, priced through ``ALL``).
+- Prices: a season's own ``energy_charges`` entry (one with ``rates``) is the only one that
+  prices it: ``rates[period]``, then its ``rates["ALL"]``; a period it does not price is
+  *unpriced* (an error: "all periods that have time periods defined have prices"), never
+  priced from the top-level ``"ALL"`` entry. Only a season without an entry of its own (or
+  whose entry has no ``rates``, like ``"Winter": {}``) takes the ``"ALL"`` entry's prices.
+  This is the resolver of tesla-fleet-api, the library Home Assistant uses. Every season needs
+  time periods, even a flat one (one period covering the week, priced through ``ALL``).
+- Whole numbers (months, days, hours, minutes) may come as ``16`` or ``16.0``.
+- ``site_tariff_content(site_info)`` finds the tariff a site carries: ``tariff_content_v2``
+  at the top level or under ``tou_settings``, else the older v1 ``tariff_content`` (whose
+  prices are ``{season: {period: price}}`` and periods ``{period: [spans]}``, without the
+  ``rates``/``periods`` wrappers), converted to the v2 shape.
 - A season object with neither dates nor periods (``"Winter": {}``, seen in real tariffs) is
   unused: it is ignored with a warning.
 
@@ -164,13 +173,13 @@ class Side:
         return [s for s in self.seasons.values() if not s.unused]
 
     def price(self, season: str, label: str, rates: Rates | None = None) -> float | None:
-        """The most specific price for ``label`` in ``season`` (see the module docstring)."""
+        """The price of ``label`` in ``season`` from the season's own entry, or from the
+        ``ALL`` entry only when the season has none (see the module docstring)."""
         table = self.energy if rates is None else rates
-        for key in (season, ALL):
-            entry = table.get(key, {})
-            for name in (label, ALL):
-                if name in entry:
-                    return entry[name]
+        entry = table[season] if season in table else table.get(ALL, {})
+        for name in (label, ALL):
+            if name in entry:
+                return entry[name]
         return None
 
 
@@ -212,16 +221,50 @@ def unwrap(document: Any) -> dict[str, Any]:
 
 
 def site_tariff_content(site_info: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The tariff a ``site_info`` reply carries (``tariff_content_v2`` at the top level or under
-    ``tou_settings``), or None when it carries none. The one place that knows where a site's
-    tariff lives in ``site_info``; callers hand the result to ``load_tariff``."""
+    """The tariff a ``site_info`` reply carries in the v2 shape: ``tariff_content_v2`` at the
+    top level or under ``tou_settings``, else the v1 ``tariff_content`` converted
+    (``v1_to_v2``); None when it carries none (or a v1 tariff without seasons). The one place
+    that knows where a site's tariff lives in ``site_info``; callers hand the result to
+    ``load_tariff``."""
     if not isinstance(site_info, Mapping):
         return None
     for holder in (site_info, site_info.get("tou_settings")):
         content = holder.get("tariff_content_v2") if isinstance(holder, Mapping) else None
         if isinstance(content, dict) and content:
             return content
+    v1 = site_info.get("tariff_content")
+    if isinstance(v1, dict) and isinstance(v1.get("seasons"), dict):
+        return v1_to_v2(v1)
     return None
+
+
+def v1_to_v2(content: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1 ``tariff_content`` in the v2 shape: each charges entry's prices wrapped in
+    ``rates`` and each period's span list in ``periods`` (already-wrapped parts are kept; other
+    keys are copied). Values it cannot convert are left for ``load_tariff`` to report."""
+    out = dict(content)
+    for key in ("energy_charges", "demand_charges"):
+        if isinstance(content.get(key), dict):
+            out[key] = {season: _v2_rates(entry) for season, entry in content[key].items()}
+    if isinstance(content.get("seasons"), dict):
+        out["seasons"] = {name: _v2_season(body) for name, body in content["seasons"].items()}
+    if isinstance(content.get("sell_tariff"), dict):
+        out["sell_tariff"] = v1_to_v2(content["sell_tariff"])
+    return out
+
+
+def _v2_rates(entry: Any) -> Any:
+    if not isinstance(entry, dict) or not entry or "rates" in entry:
+        return entry
+    return {"rates": dict(entry)}
+
+
+def _v2_season(body: Any) -> Any:
+    if not isinstance(body, dict) or not isinstance(body.get("tou_periods"), dict):
+        return body
+    periods = {label: {"periods": spans} if isinstance(spans, list) else spans
+               for label, spans in body["tou_periods"].items()}
+    return {**body, "tou_periods": periods}
 
 
 def load_tariff(document: Any) -> Tariff:
@@ -276,6 +319,8 @@ def _text(obj: Mapping[str, Any], key: str) -> str:
 
 def _whole(obj: Mapping[str, Any], key: str, where: str) -> int:
     value = obj.get(key, 0)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TariffFormatError(f"{where}.{key} must be a whole number, not {_kind(value)}")
     return value
@@ -311,10 +356,13 @@ def _spans(body: Any, where: str) -> tuple[Span, ...]:
 
 
 def _charges(raw: Any, where: str) -> Rates:
+    """Prices per season entry; an entry without ``rates`` (``"Winter": {}``) is no entry."""
     out: Rates = {}
     for season, body in _object(raw or {}, where).items():
-        rates = _object(_object(body, f"{where}.{season}").get("rates") or {},
-                        f"{where}.{season}.rates")
+        entry = _object(body, f"{where}.{season}")
+        if entry.get("rates") is None:
+            continue
+        rates = _object(entry["rates"], f"{where}.{season}.rates")
         out[season] = {label: _number(v, f"{where}.{season}.rates.{label}")
                        for label, v in rates.items()}
     return out

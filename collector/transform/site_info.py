@@ -1,9 +1,11 @@
 """site_info response -> ``site_info`` frame (a settings snapshot at collection time).
 
 ``storm_mode_enabled`` comes from ``user_settings``; the export rule and the grid-charging
-flag from ``components``. Tesla omits ``disallow_charge_from_grid_with_solar_installed`` when it
-is false, so it is written as False whenever a ``components`` block exists without it. An
-export rule of "never" may show only as ``components.non_export_configured: true``. Pure.
+flag from ``components``. A field the payload lacks is not written: Tesla leaves
+``disallow_charge_from_grid_with_solar_installed`` out (when false, and on solar-only sites
+altogether), so that point simply has no such field. The one derived value: an export rule of
+"never" may show only as ``components.non_export_configured: true``, which is written as
+``customer_preferred_export_rule="never"``. Pure.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collector.transform.frame import Frame, Row, build_frame, epoch_seconds, un
 
 log = get_logger(__name__)
 
-_GRID_CHARGING = "disallow_charge_from_grid_with_solar_installed"
 _EXPORT_RULE = "customer_preferred_export_rule"
 
 
@@ -36,19 +37,15 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
     except MalformedRecord as exc:
         log.warning("malformed_site_info_skipped", site_id=site, reason=str(exc))
         return build_frame(SITE_INFO, [])
-    values.update(_component_defaults(body.get("components"), values))
+    values.update(_derived_export_rule(body.get("components"), values))
     name = body.get("site_name")
     name = name if isinstance(name, str) and name else site_name
     tags = {"site_id": site, "site_name": name or None, "time_zone": time_zone or None}
     return build_frame(SITE_INFO, [Row(epoch_seconds(collected_at), tags, values)])
 
 
-def _component_defaults(components: Any, values: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(components, dict):
-        return {}
-    defaults: dict[str, Any] = {}
-    if _GRID_CHARGING not in values:
-        defaults[_GRID_CHARGING] = False
-    if _EXPORT_RULE not in values and components.get("non_export_configured") is True:
-        defaults[_EXPORT_RULE] = "never"
-    return defaults
+def _derived_export_rule(components: Any, values: dict[str, Any]) -> dict[str, Any]:
+    if (isinstance(components, dict) and _EXPORT_RULE not in values
+            and components.get("non_export_configured") is True):
+        return {_EXPORT_RULE: "never"}
+    return {}

@@ -97,14 +97,15 @@ def test_bad_wall_connector_entry_is_skipped_others_kept() -> None:
 COLLECTED = datetime(2024, 9, 18, 0, 0, 5, 900_000, tzinfo=UTC)
 
 
-def test_site_info_fields_and_grid_charging_default() -> None:
+def test_site_info_fields_and_no_invented_grid_charging_flag() -> None:
     frame = site_info_frame(load_payload("site_info"), 99, "fallback", COLLECTED)
     assert list(frame.data.index) == [pd.Timestamp("2024-09-18T00:00:05Z")]  # floored
     row = _row(frame)
     assert row["site_name"] == "Home Energy Gateway"
     assert row["storm_mode_enabled"] is True
     assert row["customer_preferred_export_rule"] == "pv_only"
-    assert row["disallow_charge_from_grid_with_solar_installed"] is False  # omitted when false
+    # Tesla omits the flag when false; a field the payload lacks is never written
+    assert "disallow_charge_from_grid_with_solar_installed" not in row
     assert row["backup_reserve_percent"] == 20.0 and row["battery_count"] == 2
     assert row["nameplate_energy"] == 27000.0 and row["version"] == "24.12.5 7a4e64b4"
     assert row["off_grid_vehicle_charging_reserve_percent"] == 15.0
