@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8080, help="TCP port (0 = any free port)")
     parser.add_argument("--sites", type=_count, default=1, help="number of sites (default 1)")
+    parser.add_argument("--solar-only", type=_small_count, default=0, metavar="N",
+                        help="the last N sites have solar panels but no Powerwall (default 0)")
+    parser.add_argument("--v1-tariff", type=_small_count, default=0, metavar="N",
+                        help="the last N Powerwall sites report their tariff in the older v1 "
+                        "tariff_content shape (default 0)")
     parser.add_argument("--time-zone", type=_zone, help="IANA zone of the first site "
                         "(default America/Los_Angeles)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated weather, "
@@ -47,6 +52,12 @@ def _port(text: str) -> int:
 def _count(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 50:
         raise argparse.ArgumentTypeError(f"{text!r} is not a site count 1-50")
+    return int(text)
+
+
+def _small_count(text: str) -> int:
+    if not text.isdigit() or int(text) > 50:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a site count 0-50")
     return int(text)
 
 
@@ -79,8 +90,19 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     faults = args.faults.with_changes(latency_ms=args.latency_ms) if args.faults else None
     if faults is None and args.latency_ms:
         faults = parse_fault_spec("", latency_ms=args.latency_ms)
+    if args.solar_only + args.v1_tariff > args.sites:
+        raise UsageError(f"--solar-only {args.solar_only} and --v1-tariff {args.v1_tariff} "
+                         f"need at least {args.solar_only + args.v1_tariff} --sites, not "
+                         f"{args.sites}")
     return SimConfig(sites=args.sites, seed=args.seed, time_zone=args.time_zone,
-                     token=args.token or None, host=args.host, port=args.port, faults=faults)
+                     token=args.token or None, host=args.host, port=args.port, faults=faults,
+                     solar_only=args.solar_only, v1_tariff=args.v1_tariff)
+
+
+def _describe(site_id: int, spec: Any) -> str:
+    extra = ", solar only" if spec.solar_only else (", v1 tariff" if spec.tariff_format == "v1"
+                                                    else "")
+    return f"{site_id} ({spec.time_zone}{extra})"
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -94,8 +116,7 @@ def handle(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: sim.stopping.set()) for sig in stops}
     print(f"simulated Fleet API: {sim.base_url}", flush=True)
     print(f"OAuth token URL:     {sim.auth_url}", flush=True)
-    print(f"sites: {', '.join(f'{i} ({m.spec.time_zone})' for i, m in sim.sites.items())}",
-          flush=True)
+    print(f"sites: {', '.join(_describe(i, m.spec) for i, m in sim.sites.items())}", flush=True)
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

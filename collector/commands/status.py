@@ -29,14 +29,17 @@ def _kw(value: Any) -> str:
 
 
 def format_status(live: dict[str, Any], info: dict[str, Any]) -> list[str]:
-    """The human-readable lines for one site (pure, tested directly)."""
+    """The human-readable lines for one site (pure, tested directly). A site without a
+    Powerwall (``components.battery`` false) shows no battery lines and no battery settings."""
     title = f"{info.get('site_name') or 'site'} ({info.get('id', '')})"
     lines = [f"{title}  at {live.get('timestamp', '?')}"]
+    components = info.get("components") or {}
+    battery = components.get("battery") is not False
     for label, key, note in _POWER_LINES:
-        if key in live:
+        if key in live and (battery or key != "battery_power"):
             lines.append(f"  {label:10} {_kw(live.get(key))}  {note}".rstrip())
     pct = live.get("percentage_charged")
-    if isinstance(pct, int | float):
+    if isinstance(pct, int | float) and battery:
         lines.append(f"  {'Charge':10} {pct:8.1f} %")
     for wc in live.get("wall_connectors") or []:
         lines.append(f"  {'WC ' + str(wc.get('din', '?')):10} {_kw(wc.get('wall_connector_power'))}"
@@ -44,8 +47,10 @@ def format_status(live: dict[str, Any], info: dict[str, Any]) -> list[str]:
     lines.append(f"  Grid status {live.get('grid_status', '-')}, island "
                  f"{live.get('island_status', '-')}, storm mode active "
                  f"{live.get('storm_mode_active', '-')}")
+    if not battery:
+        lines.append("  Settings: none (solar only: no Powerwall)")
+        return lines
     settings = info.get("user_settings") or {}
-    components = info.get("components") or {}
     lines.append(
         f"  Settings: mode {info.get('default_real_mode', '-')}, backup reserve "
         f"{info.get('backup_reserve_percent', '-')} %, storm mode "

@@ -19,11 +19,13 @@ class CommandRejected(ValueError):
     """The command body is invalid; the message is the API's ``error`` text."""
 
 
-def _percent(body: dict, key: str) -> float:
+def _percent(body: dict, key: str) -> int:
+    """A whole percent 0-100 (``30`` or ``30.0``), kept as an integer like real site_info."""
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise CommandRejected(f"{key} must be a number from 0 to 100")
-    return value
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100
+            or value != int(value)):
+        raise CommandRejected(f"{key} must be a whole number from 0 to 100")
+    return int(value)
 
 
 def _flag(body: dict, key: str) -> bool:
@@ -91,8 +93,11 @@ _PARSERS: dict[str, Callable[[dict], dict[str, Any]]] = {
 }
 
 
-def parse_command(name: str, body: Any) -> dict[str, Any]:
-    """The settings changes a command body asks for; raises ``CommandRejected``."""
+def parse_command(name: str, body: Any, solar_only: bool = False) -> dict[str, Any]:
+    """The settings changes a command body asks for; raises ``CommandRejected`` (every
+    command is refused by a solar-only site: they all set up the Powerwall)."""
+    if solar_only:
+        raise CommandRejected(f"{name} is not supported: this energy site has no Powerwall")
     if not isinstance(body, dict):
         raise CommandRejected("the request body must be a JSON object")
     return _PARSERS[name](body)

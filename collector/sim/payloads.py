@@ -2,13 +2,16 @@
 calendar_history (energy and backup) and telemetry_history (charge).
 
 These functions are the ground truth tests compare against: the server serves exactly what
-they return. Shapes and quirks follow ``reference/tesla-fleet-energy.md`` (zero energy fields
-omitted, local offsets on timestamps, optional fields absent on some sites). Pure functions of
-(site, time): no HTTP, no sockets.
+they return. Shapes and quirks follow real captured replies (see ``tests/fixtures/real``):
+every base energy field with zeros and only zero ``total_*`` fields left out, month/year rows
+stamped 01:00 local, local offsets on timestamps, integer powers, the tariff at the top level
+of site_info, solar-only sites without battery fields, optional fields absent on some sites.
+Pure functions of (site, time): no HTTP, no sockets.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +20,7 @@ import numpy as np
 from collector.sim.model import DayResult, SiteModel
 from collector.sim.physics import Outage
 from collector.sim.spec import SiteSpec
+from collector.sim.tariff import v1_shape
 from collector.sim.timegrid import (
     STEP_SECONDS,
     day_bounds,
@@ -26,24 +30,33 @@ from collector.sim.timegrid import (
     month_days,
 )
 
-# calendar_history energy field -> the flows it sums (model.FLOWS names)
+# calendar_history energy field -> the flows it sums (model.FLOWS names), in the order real
+# replies list them. The site has no generator and no grid services: those fields are 0.
 ENERGY_FIELDS: dict[str, tuple[str, ...]] = {
     "solar_energy_exported": ("s_home", "s_batt", "s_grid"),
+    "generator_energy_exported": (),
     "grid_energy_imported": ("g_home", "g_batt"),
+    "grid_services_energy_imported": (),
+    "grid_services_energy_exported": (),
     "grid_energy_exported_from_solar": ("s_grid",),
+    "grid_energy_exported_from_generator": (),
     "grid_energy_exported_from_battery": ("b_grid",),
     "battery_energy_exported": ("b_home", "b_grid"),
     "battery_energy_imported_from_grid": ("g_batt",),
     "battery_energy_imported_from_solar": ("s_batt",),
+    "battery_energy_imported_from_generator": (),
     "consumer_energy_imported_from_grid": ("g_home",),
     "consumer_energy_imported_from_solar": ("s_home",),
     "consumer_energy_imported_from_battery": ("b_home",),
+    "consumer_energy_imported_from_generator": (),
     "total_home_usage": ("s_home", "b_home", "g_home"),
     "total_battery_charge": ("s_batt", "g_batt"),
     "total_battery_discharge": ("b_home", "b_grid"),
     "total_solar_generation": ("s_home", "s_batt", "s_grid"),
     "total_grid_energy_exported": ("s_grid", "b_grid"),
 }
+#: Real replies carry every base field, zeros included, and leave out the zero ``total_*``.
+OMITTED_WHEN_ZERO = frozenset(n for n in ENERGY_FIELDS if n.startswith("total_"))
 FIRMWARE = "24.44.1 1d4a6e5b"
 WC_CHARGING, WC_UNPLUGGED = 1, 2
 WC_FAULT_READY, WC_FAULT_CHARGING = 2, 8
@@ -62,12 +75,18 @@ def energy_site_uid(spec: SiteSpec) -> str:
 
 def _field_columns(result: DayResult, upto: int) -> dict[str, np.ndarray]:
     flows = {k: v[:upto] for k, v in result.flows.items()}
-    return {name: sum(flows[p] for p in parts) for name, parts in ENERGY_FIELDS.items()}
+    zeros = np.zeros(upto, dtype=np.int64)
+    return {name: sum((flows[p] for p in parts), start=zeros)
+            for name, parts in ENERGY_FIELDS.items()}
+
+
+def _kept(name: str, value: int) -> bool:
+    return bool(value) or name not in OMITTED_WHEN_ZERO
 
 
 def _row(timestamp: str, values: dict[str, int]) -> dict[str, Any]:
     row: dict[str, Any] = {"timestamp": timestamp}
-    row.update((k, v) for k, v in values.items() if v)
+    row.update((k, v) for k, v in values.items() if _kept(k, v))
     return row
 
 
@@ -92,13 +111,13 @@ def _day_columns(model: SiteModel, day: date,
 
 def energy_rows(model: SiteModel, day: date, now: float) -> list[dict[str, Any]] | None:
     """The 5-minute rows of ``calendar_history?kind=energy&period=day`` for the local ``day``:
-    buckets that ended by ``now``, zero fields omitted; None before installation."""
+    buckets that ended by ``now``, every base field (zeros included), zero ``total_*`` fields
+    omitted; None before installation."""
     found = _day_columns(model, day, now)
     if found is None:
         return None
     stamps, columns = found
-    names = list(columns)
-    return [{"timestamp": stamp, **{k: v for k, v in zip(names, values, strict=True) if v}}
+    return [_row(stamp, dict(zip(columns, values, strict=True)))
             for stamp, *values in zip(stamps, *columns.values(), strict=True)]
 
 
@@ -109,9 +128,10 @@ def energy_rows_json(model: SiteModel, day: date, now: float) -> str:
     if found is None:
         return "null"
     stamps, columns = found
-    keys = [f',"{name}":' for name in columns]
+    keys = [(f',"{name}":', name in OMITTED_WHEN_ZERO) for name in columns]
     rows = ('{"timestamp":"' + stamp + '"'
-            + "".join([k + str(v) for k, v in zip(keys, values, strict=True) if v]) + "}"
+            + "".join([k + str(v) for (k, sparse), v in zip(keys, values, strict=True)
+                       if v or not sparse]) + "}"
             for stamp, *values in zip(stamps, *columns.values(), strict=True))
     return "[" + ",".join(rows) + "]"
 
@@ -130,26 +150,30 @@ def _sum_rows(rows: list[dict[str, int]]) -> dict[str, int]:
     return {name: sum(r[name] for r in rows) for name in ENERGY_FIELDS}
 
 
+def one_am(day: date, model: SiteModel) -> str:
+    """How real month/year/lifetime rows are stamped: 01:00 local of the bucket's first day."""
+    local = datetime(day.year, day.month, day.day, 1, tzinfo=model.zone)
+    return iso_local(local.timestamp(), model.zone)
+
+
 def daily_rows(model: SiteModel, days: list[date], now: float) -> list[dict[str, Any]]:
-    """One row per local day (period=month), stamped at local midnight."""
+    """One row per local day (period=month), stamped at 01:00 local."""
     rows = []
     for day in days:
         totals = day_totals(model, day, now)
         if totals is not None:
-            rows.append(_row(iso_local(day_bounds(day, model.zone)[0], model.zone), totals))
+            rows.append(_row(one_am(day, model), totals))
     return rows
 
 
 def monthly_rows(model: SiteModel, year: int, now: float) -> list[dict[str, Any]]:
-    """One row per local month of ``year`` (period=year), stamped at the month's first
-    midnight."""
+    """One row per local month of ``year`` (period=year), stamped at 01:00 local of its 1st."""
     rows = []
     for month in range(1, 13):
         days = month_days(date(year, month, 1))
         totals = [t for d in days if (t := day_totals(model, d, now)) is not None]
         if totals:
-            stamp = iso_local(day_bounds(days[0], model.zone)[0], model.zone)
-            rows.append(_row(stamp, _sum_rows(totals)))
+            rows.append(_row(one_am(days[0], model), _sum_rows(totals)))
     return rows
 
 
@@ -167,16 +191,19 @@ def energy_history(model: SiteModel, period: str, end: datetime, now: float) -> 
     else:
         first = model.spec.installation_date.year
         series = [r for y in range(first, day.year + 1) for r in _year_row(model, y, now)]
-    return {**history_header(model, period), "time_series": series}
+    return {**history_header(model, period, now), "time_series": series}
 
 
-def history_header(model: SiteModel, period: str) -> dict[str, Any]:
-    """The calendar_history envelope fields other than ``time_series``."""
-    return {
-        "serial_number": serial_number(model.spec),
-        "period": period,
-        "installation_time_zone": model.spec.time_zone,
-    }
+def history_header(model: SiteModel, period: str, now: float) -> dict[str, Any]:
+    """The calendar_history envelope fields other than ``time_series``: the zone's name, or
+    for a site whose replies carry only an offset (``history_zone="offset"``) its standard
+    ``time_zone_offset`` in minutes, as Tesla reports it even in summer."""
+    header: dict[str, Any] = {"serial_number": serial_number(model.spec), "period": period}
+    if model.spec.history_zone == "offset":
+        header["time_zone_offset"] = _standard_offset_minutes(model, now)
+    else:
+        header["installation_time_zone"] = model.spec.time_zone
+    return header
 
 
 def _none_before(model: SiteModel, day: date) -> list | None:
@@ -188,7 +215,7 @@ def _year_row(model: SiteModel, year: int, now: float) -> list[dict[str, Any]]:
     if not months:
         return []
     totals = {k: sum(r.get(k, 0) for r in months) for k in ENERGY_FIELDS}
-    return [_row(iso_local(day_bounds(date(year, 1, 1), model.zone)[0], model.zone), totals)]
+    return [_row(one_am(date(year, 1, 1), model), totals)]
 
 
 # --- backup events and charge sessions -----------------------------------------------------
@@ -206,10 +233,20 @@ def backup_events(model: SiteModel, start: float, end: float, now: float) -> lis
     return [o for o in events if start <= o.start <= end and o.end <= now]
 
 
-def backup_history(model: SiteModel, start: float, end: float, now: float) -> dict[str, Any]:
+def backup_history(model: SiteModel, start: float, end: float, now: float,
+                   page_size: int = 0) -> dict[str, Any]:
+    """The backup events that started in ``[start, end]``. With ``page_size``, a longer list
+    is paged like Tesla's: the newest events (at least ``page_size``, all of one second
+    together) and ``next_end_date``, the whole second before them, for the next request."""
+    outages = backup_events(model, start, end, now)
+    body: dict[str, Any] = {}
+    if page_size and len(outages) > page_size:
+        cutoff = math.floor(outages[-page_size].start) - 1
+        outages = [o for o in outages if o.start > cutoff]
+        body["next_end_date"] = iso_local(cutoff, model.zone)
     events = [{"timestamp": iso_local(o.start, model.zone), "duration": o.duration_ms}
-              for o in backup_events(model, start, end, now)]
-    return {"events": events, "total_events": len(events)}
+              for o in outages]
+    return {"events": events, "total_events": len(events), **body}
 
 
 def charge_sessions(model: SiteModel, start: float, end: float, now: float) -> list[dict]:
@@ -242,16 +279,22 @@ def _delivered_wh(model: SiteModel, start: int, end: int) -> int:
 
 
 def live_status(model: SiteModel, now: float) -> dict[str, Any]:
+    """Powers as integers (as real replies send them), ``percentage_charged`` a long float;
+    a solar-only site answers like the real ones: ``grid_status`` "Unknown", ``island_status``
+    "island_status_unknown", ``energy_left`` 0, ``total_pack_energy`` 1, no ``backup_capable``
+    and ``wall_connectors`` null."""
     spec, sample = model.spec, model.live(now)
+    if spec.solar_only:
+        return _solar_only_live(model, sample, now)
     body: dict[str, Any] = {
-        "solar_power": sample.solar_w,
+        "solar_power": int(sample.solar_w),
         "percentage_charged": sample.percentage_charged,
         "backup_capable": True,
-        "battery_power": sample.battery_w,
-        "load_power": sample.load_w,
+        "battery_power": int(sample.battery_w),
+        "load_power": int(sample.load_w),
         "grid_status": "Inactive" if sample.off_grid else "Active",
         "grid_services_active": False,
-        "grid_power": sample.grid_w,
+        "grid_power": int(sample.grid_w),
         "grid_services_power": 0,
         "generator_power": 0,
         "island_status": "off_grid_unintentional" if sample.off_grid else "on_grid",
@@ -265,6 +308,26 @@ def live_status(model: SiteModel, now: float) -> dict[str, Any]:
     return body
 
 
+def _solar_only_live(model: SiteModel, sample: Any, now: float) -> dict[str, Any]:
+    return {
+        "solar_power": int(sample.solar_w),
+        "energy_left": 0,
+        "total_pack_energy": 1,
+        "percentage_charged": 0,
+        "battery_power": 0,
+        "load_power": int(sample.load_w),
+        "grid_status": "Unknown",
+        "grid_services_active": False,
+        "grid_power": int(sample.grid_w),
+        "grid_services_power": 0,
+        "generator_power": 0,
+        "island_status": "island_status_unknown",
+        "storm_mode_active": False,
+        "timestamp": iso_local(now, model.zone),
+        "wall_connectors": None,
+    }
+
+
 def _wall_connectors(model: SiteModel, sample: Any) -> list[dict[str, Any]]:
     din = model.spec.wall_connector_din
     if din is None:
@@ -274,7 +337,7 @@ def _wall_connectors(model: SiteModel, sample: Any) -> list[dict[str, Any]]:
         "din": din,
         "wall_connector_state": WC_CHARGING if charging else WC_UNPLUGGED,
         "wall_connector_fault_state": WC_FAULT_CHARGING if charging else WC_FAULT_READY,
-        "wall_connector_power": sample.wall_connector_w,
+        "wall_connector_power": int(sample.wall_connector_w),
     }]
 
 
@@ -284,16 +347,26 @@ def _standard_offset_minutes(model: SiteModel, now: float) -> int:
     return int(offset.total_seconds() // 60)
 
 
+def _zone_fields(model: SiteModel, now: float) -> dict[str, Any]:
+    spec = model.spec
+    return {"installation_time_zone": spec.time_zone if spec.report_installation_zone else "",
+            "time_zone_offset": _standard_offset_minutes(model, now)}
+
+
 def site_info(model: SiteModel, now: float) -> dict[str, Any]:
+    """The site_info of a Powerwall site: the tariff at the top level (``tariff_content_v2``,
+    or for a v1-tariff site ``tariff_content`` and ``tariff_id``), ``tou_settings`` with only
+    the strategy and schedule, integer percentages."""
     spec, st = model.spec, model.settings
+    if spec.solar_only:
+        return _solar_only_site_info(model, now)
     return {
         "id": energy_site_uid(spec),
         "site_name": spec.name,
         "backup_reserve_percent": st.backup_reserve_percent,
         "default_real_mode": st.default_real_mode,
         "installation_date": iso_local(model.installed_at, model.zone),
-        "installation_time_zone": spec.time_zone if spec.report_installation_zone else "",
-        "time_zone_offset": _standard_offset_minutes(model, now),
+        **_zone_fields(model, now),
         "version": FIRMWARE,
         "battery_count": spec.powerwalls,
         "nameplate_power": spec.max_power_w,
@@ -304,9 +377,36 @@ def site_info(model: SiteModel, now: float) -> dict[str, Any]:
         "min_site_meter_power_ac": -1_000_000_000,
         "user_settings": {"storm_mode_enabled": st.storm_mode_enabled,
                           "sync_grid_alert_enabled": True, "breaker_alert_enabled": False},
-        "tou_settings": {"optimization_strategy": "economics", "schedule": [],
-                         "tariff_content_v2": st.tariff},
+        "tou_settings": {"optimization_strategy": "economics", "schedule": []},
+        **_tariff_fields(spec, st.tariff),
         "components": _components(model),
+    }
+
+
+def _tariff_fields(spec: SiteSpec, tariff: dict[str, Any]) -> dict[str, Any]:
+    if spec.tariff_format == "v1":
+        return {"tariff_id": str(tariff.get("code") or ""), "tariff_content": v1_shape(tariff)}
+    return {"tariff_content_v2": tariff}
+
+
+def _solar_only_site_info(model: SiteModel, now: float) -> dict[str, Any]:
+    """Solar panels without a Powerwall: no battery, backup, mode or tariff fields."""
+    spec = model.spec
+    return {
+        "id": energy_site_uid(spec),
+        "site_name": spec.name,
+        "site_number": str(spec.site_id),
+        "installation_date": iso_local(model.installed_at, model.zone),
+        "user_settings": {"storm_mode_enabled": None, "powerwall_onboarding_settings_set": None,
+                          "sync_grid_alert_enabled": False, "breaker_alert_enabled": False},
+        "components": {
+            "solar": True, "solar_type": "pv_panel", "battery": False, "grid": True,
+            "backup": False, "gateway": "gateway_type_none", "load_meter": True,
+            "tou_capable": False, "storm_mode_capable": False,
+            "off_grid_vehicle_charging_reserve_supported": False, "configurable": False,
+            "grid_services_enabled": False,
+        },
+        **_zone_fields(model, now),
     }
 
 
@@ -340,6 +440,16 @@ def _components(model: SiteModel) -> dict[str, Any]:
 
 def product_entry(model: SiteModel, now: float) -> dict[str, Any]:
     spec, sample = model.spec, model.live(now)
+    if spec.solar_only:
+        return {
+            "energy_site_id": spec.site_id, "resource_type": "solar", "site_name": spec.name,
+            "id": energy_site_uid(spec), "asset_site_id": f"a{spec.site_id:x}",
+            "solar_power": int(sample.solar_w), "solar_type": "pv_panel",
+            "storm_mode_enabled": None, "powerwall_onboarding_settings_set": None,
+            "sync_grid_alert_enabled": False, "breaker_alert_enabled": False,
+            "components": {"battery": False, "solar": True, "solar_type": "pv_panel",
+                           "grid": True, "load_meter": True},
+        }
     return {
         "energy_site_id": spec.site_id,
         "resource_type": "battery",
@@ -353,7 +463,7 @@ def product_entry(model: SiteModel, now: float) -> dict[str, Any]:
         "percentage_charged": sample.percentage_charged,
         "battery_type": "ac_powerwall",
         "backup_capable": True,
-        "battery_power": sample.battery_w,
+        "battery_power": int(sample.battery_w),
         "storm_mode_enabled": model.settings.storm_mode_enabled,
         "components": {"battery": True, "solar": True, "grid": True,
                        "wall_connectors": [] if spec.wall_connector_din is None else [

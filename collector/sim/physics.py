@@ -99,7 +99,10 @@ def storm_watch(spec: SiteSpec, seed: int, day: date) -> bool:
 
 
 def outages(spec: SiteSpec, seed: int, day: date, start: int, end: int) -> list[Outage]:
-    """The grid outages that begin during the local day ``[start, end)``."""
+    """The grid outages that begin during the local day ``[start, end)`` (none recorded for
+    a solar-only site: without a gateway there is no backup event)."""
+    if spec.solar_only:
+        return []
     gen = rng(seed, spec, day, _STREAM_WEATHER)
     stormy = gen.random() < STORM_DAY_PROBABILITY
     if gen.random() >= OUTAGE_PROBABILITY[int(stormy)]:

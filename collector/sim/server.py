@@ -32,6 +32,7 @@ _SITE_PATH = re.compile(r"^/api/1/energy_sites/(\d+)/([a-z_]+)$")
 _SITE_GETS = ("live_status", "site_info", "calendar_history", "telemetry_history")
 _PERIODS = ("day", "month", "year", "lifetime")
 TOKEN_PATH = "/oauth2/v3/token"
+STATUS_PATH = "/status"
 UPDATED = {"code": 201, "message": "Updated"}
 
 
@@ -220,7 +221,7 @@ class SimServer:
 
     def _command(self, model: SiteModel, name: str, body: Any) -> bytes:
         try:
-            changes = parse_command(name, body)
+            changes = parse_command(name, body, solar_only=model.spec.solar_only)
         except CommandRejected as exc:
             raise HttpError(400, str(exc)) from None
         self.change_settings(model.spec.site_id, **changes)
@@ -242,13 +243,16 @@ class SimServer:
         kind = query.get("kind")
         if kind == "backup":
             start, end = _range(model, query, now)
-            return _envelope(payloads.backup_history(model, start, end, now))
+            page = self.config.backup_page_size
+            return _envelope(payloads.backup_history(model, start, end, now, page))
         if kind != "energy":
             raise HttpError(400, "kind must be one of energy, backup")
         period = query.get("period", "day")
         if period not in _PERIODS:
             raise HttpError(400, "Period must either be 'day', 'month', 'year', or 'lifetime'")
-        end = _parse_time(query, "end_date", model)
+        # Like the real service: no end_date means now (today), and start_date is not needed.
+        end = (_parse_time(query, "end_date", model) if query.get("end_date")
+               else datetime.fromtimestamp(now, model.zone))
         if period != "day":
             return _envelope(payloads.energy_history(model, period, end, now))
         day = local_date(end.timestamp(), model.zone)
@@ -267,7 +271,7 @@ class SimServer:
 
 def _energy_day(model: SiteModel, day: date, now: float) -> bytes:
     """The period=day answer, with the rows encoded by ``payloads.energy_rows_json``."""
-    header = json.dumps(payloads.history_header(model, "day"), separators=(",", ":"))
+    header = json.dumps(payloads.history_header(model, "day", now), separators=(",", ":"))
     rows = payloads.energy_rows_json(model, day, now)
     return f'{{"response":{header[:-1]},"time_series":{rows}}}}}'.encode()
 
@@ -284,11 +288,13 @@ def _parse_time(query: dict[str, str], key: str, model: SiteModel) -> datetime:
 
 
 def _range(model: SiteModel, query: dict[str, str], now: float) -> tuple[float, float]:
+    """``[start, end]`` of a backup/charge request: the dates given, else installation / now;
+    ``period=lifetime`` always starts at the installation (its pages move only ``end_date``)."""
     start = (_parse_time(query, "start_date", model).timestamp() if query.get("start_date")
              else float(model.installed_at))
     end = _parse_time(query, "end_date", model).timestamp() if query.get("end_date") else now
     if query.get("period") == "lifetime":
-        start, end = float(model.installed_at), now
+        start = float(model.installed_at)
     return start, end
 
 
@@ -297,7 +303,7 @@ def _endpoint_of(path: str) -> tuple[str, int | None]:
     if match:
         return match.group(2), int(match.group(1))
     return {"/api/1/products": "products", "/api/1/users/region": "users_region",
-            TOKEN_PATH: "oauth_token"}.get(path, "unknown"), None
+            TOKEN_PATH: "oauth_token", STATUS_PATH: "status"}.get(path, "unknown"), None
 
 
 def _drop_half(obj: Any) -> Any:
@@ -363,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
             form = dict(parse_qsl(raw.decode("utf-8", "replace")))
             status, body = self.sim.oauth(form)
             return self._send(status, body), None
+        if path == STATUS_PATH and method == "GET":  # unauthenticated, plain text, like Tesla
+            return self._send(200, b"ok", content_type="text/plain; charset=utf-8"), None
         problem = self.sim.tokens.check_bearer(self.headers.get("Authorization"))
         if problem:
             return self._send(401, _error_body(problem)), None
@@ -397,10 +405,11 @@ class _Handler(BaseHTTPRequestHandler):
         return 0
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-              fault: str | None = None) -> int:
+              fault: str | None = None,
+              content_type: str = "application/json; charset=utf-8") -> int:
         self._log(status, fault)  # before the answer, so a client that got it sees the entry
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)

@@ -37,11 +37,11 @@ class SiteSettings:
     """Everything the six POST commands can change."""
 
     default_real_mode: str = "self_consumption"
-    backup_reserve_percent: float = 20.0
+    backup_reserve_percent: int = 20  # whole percents, as the real site_info has them
     storm_mode_enabled: bool = True
     customer_preferred_export_rule: str = "battery_ok"
     disallow_charge_from_grid_with_solar_installed: bool = False
-    off_grid_vehicle_charging_reserve_percent: float = 20.0
+    off_grid_vehicle_charging_reserve_percent: int = 20
     tariff: dict[str, Any] = field(default_factory=default_tariff, compare=False)
 
     def with_changes(self, **changes: Any) -> SiteSettings:
@@ -50,7 +50,9 @@ class SiteSettings:
 
 @dataclass(frozen=True)
 class SiteSpec:
-    """The fixed facts of one site. ``quirks`` switch on the real API's oddities."""
+    """The fixed facts of one site; the flags after ``wall_connector_din`` switch on the real
+    API's oddities. ``powerwalls=0`` is a solar-only site (no battery, no backup events, no
+    tariff, battery-less live_status and site_info)."""
 
     site_id: int
     name: str
@@ -65,8 +67,15 @@ class SiteSpec:
     report_installation_zone: bool = True   # False: site_info installation_time_zone == ""
     report_energy_left: bool = True         # False: live_status omits energy_left/total_pack
     null_wall_connectors: bool = False      # True: live_status wall_connectors is null
+    history_zone: str = "name"              # "offset": history replies carry only
+    #                                         time_zone_offset, no installation_time_zone
+    tariff_format: str = "v2"               # "v1": site_info has tariff_content + tariff_id
     index: int = 0
     settings: SiteSettings = field(default_factory=SiteSettings)
+
+    @property
+    def solar_only(self) -> bool:
+        return self.powerwalls == 0
 
     @property
     def capacity_wh(self) -> int:
@@ -83,7 +92,10 @@ class SiteSpec:
 
 @dataclass
 class SimConfig:
-    """The simulator's configuration; ``sites`` is a count or explicit ``SiteSpec``s."""
+    """The simulator's configuration; ``sites`` is a count or explicit ``SiteSpec``s. With a
+    count, the last ``solar_only`` sites have no Powerwall and the last ``v1_tariff`` of the
+    others serve their tariff as v1 ``tariff_content``. ``backup_page_size``: backup histories
+    with more events are paged with ``next_end_date``."""
 
     sites: int | tuple[SiteSpec, ...] = 1
     seed: int = 0
@@ -95,14 +107,30 @@ class SimConfig:
     host: str = "127.0.0.1"
     port: int = 0
     faults: Any = None  # a collector.sim.faults.FaultConfig; None = no faults
+    solar_only: int = 0
+    v1_tariff: int = 0
+    backup_page_size: int = 50
 
     def site_specs(self) -> tuple[SiteSpec, ...]:
         if not isinstance(self.sites, int):
             return tuple(self.sites)
+        if self.solar_only + self.v1_tariff > self.sites:
+            raise ValueError(f"{self.solar_only} solar-only and {self.v1_tariff} v1-tariff "
+                             f"sites do not fit in {self.sites} sites")
         installed = self.installation_date or (
             date.fromtimestamp(self.clock.now()) - timedelta(days=730))
-        return tuple(default_site(i, self.seed, installed, self.time_zone)
-                     for i in range(self.sites))
+        specs = [default_site(i, self.seed, installed, self.time_zone)
+                 for i in range(self.sites)]
+        solar_from = self.sites - self.solar_only
+        v1_from = solar_from - self.v1_tariff
+        return tuple(solar_only(spec) if i >= solar_from else
+                     replace(spec, tariff_format="v1") if i >= v1_from else spec
+                     for i, spec in enumerate(specs))
+
+
+def solar_only(spec: SiteSpec) -> SiteSpec:
+    """``spec`` without Powerwall and Wall Connector (live_status wall_connectors null)."""
+    return replace(spec, powerwalls=0, wall_connector_din=None, null_wall_connectors=True)
 
 
 def default_site(index: int, seed: int, installed: date, first_zone: str | None) -> SiteSpec:

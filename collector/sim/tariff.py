@@ -5,6 +5,8 @@ Tariffs use Tesla's ``tariff_content_v2`` shape: ``seasons{name:{fromMonth, toMo
 tou_periods{PERIOD:{periods:[{fromDayOfWeek, toDayOfWeek, fromHour, fromMinute, toHour,
 toMinute}]}}}}`` with zero-valued fields omitted (default 0); days of week 0 = Monday; a period
 whose end is not after its start runs past midnight (equal start and end = the whole day).
+A season with neither months nor periods (``"Winter": {}``, as real tariffs carry) is unused.
+``v1_shape`` gives the older ``tariff_content`` form some real sites still report.
 Pure data functions: no HTTP, no model state.
 """
 
@@ -68,9 +70,16 @@ def default_tariff() -> dict[str, Any]:
 
 def _int_field(obj: dict, key: str, low: int, high: int, where: str) -> int:
     value = obj.get(key, 0)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise TariffError(f"{where}.{key} must be a whole number {low}-{high}")
     return value
+
+
+def _unused(season: dict) -> bool:
+    """``"Winter": {}`` (or all zeros and no periods): a season that is not in use."""
+    return not (season.get("fromMonth") or season.get("toMonth") or season.get("tou_periods"))
 
 
 def _season_months(name: str, season: dict) -> list[int]:
@@ -141,6 +150,8 @@ def slot_table(content: Any) -> np.ndarray:
     for name, season in seasons.items():
         if not isinstance(season, dict):
             raise TariffError(f"seasons.{name} must be an object")
+        if _unused(season):
+            continue
         week = _season_week(name, season)[:: STEP_SECONDS // 60].reshape(7, SLOTS_PER_DAY)
         for month in _season_months(name, season):
             if table[month - 1, 0, 0] != -1:
@@ -150,3 +161,27 @@ def slot_table(content: Any) -> np.ndarray:
     if missing:
         raise TariffError(f"months {missing} are not covered by any season")
     return table
+
+
+def v1_shape(content: dict[str, Any]) -> dict[str, Any]:
+    """A v2 tariff in the v1 ``tariff_content`` shape: prices ``{season: {period: price}}``
+    without ``rates``, periods ``{period: [spans]}`` without ``periods``, no ``version``."""
+    out = {k: copy.deepcopy(v) for k, v in content.items() if k != "version"}
+    for key in ("energy_charges", "demand_charges"):
+        if isinstance(content.get(key), dict):
+            out[key] = {season: copy.deepcopy(entry.get("rates", entry))
+                        if isinstance(entry, dict) else entry
+                        for season, entry in content[key].items()}
+    if isinstance(content.get("seasons"), dict):
+        out["seasons"] = {name: _v1_season(body) for name, body in content["seasons"].items()}
+    if isinstance(content.get("sell_tariff"), dict):
+        out["sell_tariff"] = v1_shape(content["sell_tariff"])
+    return out
+
+
+def _v1_season(body: Any) -> Any:
+    if not isinstance(body, dict) or not isinstance(body.get("tou_periods"), dict):
+        return copy.deepcopy(body)
+    periods = {label: copy.deepcopy(p.get("periods", p)) if isinstance(p, dict) else p
+               for label, p in body["tou_periods"].items()}
+    return {**copy.deepcopy(body), "tou_periods": periods}

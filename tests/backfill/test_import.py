@@ -46,9 +46,9 @@ def test_every_field_is_a_float_and_omitted_zeros_are_stored_as_0(run, sim, infl
     types = influxd.field_types(influx_db, "energy_history")
     assert set(ENERGY_FIELDS) <= set(types) and set(types.values()) == {"float"}
     stored = stored_by_day(influxd, influx_db, site, LA)[date(2024, 6, 1)]
-    night = stored[0]  # local midnight: no solar, the API omitted the field
-    assert "solar_energy_exported" not in sim.energy_rows(site, date(2024, 6, 1))[0]
-    assert night["solar_energy_exported"] == 0.0
+    night = stored[0]  # local midnight: no solar, the API omitted the zero total
+    assert "total_solar_generation" not in sim.energy_rows(site, date(2024, 6, 1))[0]
+    assert night["total_solar_generation"] == night["solar_energy_exported"] == 0.0
 
 
 @pytest.mark.parametrize(("site_index", "zone", "day", "buckets"), [

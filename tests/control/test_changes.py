@@ -80,7 +80,7 @@ def test_tariff_set_uploads_and_records(influx_env, sim, site_id, influxd, capsy
     out = capsys.readouterr().out
     assert "Season Summer (Jun 1 - Sep 30)" in out
     assert "tariff_content_v2: Simulated Time of Use (SIM-TOU-1) sha256:" in out
-    stored = sim.site_info(site_id)["tou_settings"]["tariff_content_v2"]
+    stored = sim.site_info(site_id)["tariff_content_v2"]
     assert stored == json.loads(path.read_text())
     event = _events(influxd, influx_env)["tariff_content_v2"]
     assert event["value"].startswith("Three-season time of use (TOU-3) sha256:")

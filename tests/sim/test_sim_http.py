@@ -14,7 +14,7 @@ from collector.errors import RequestRejected
 from collector.sim import SimServer
 from collector.sim.tariff import default_tariff
 from collector.source import FleetClient
-from tests.sim.conftest import NOW, client_for, make_sim
+from tests.sim.conftest import client_for, make_sim
 
 LA, ADL, PHX = (ZoneInfo(z) for z in ("America/Los_Angeles", "Australia/Adelaide",
                                       "America/Phoenix"))
@@ -97,12 +97,14 @@ def test_month_and_year_periods_sum_the_days(sim: SimServer, client: FleetClient
     site = sim.site_ids[2]
     end = datetime(2025, 2, 10, 12, tzinfo=PHX)
     month = client.calendar_history(site, "energy", end, end, period="month")["time_series"]
-    assert len(month) == 28 and month[0]["timestamp"] == "2025-02-01T00:00:00-07:00"
+    # real month/year rows are stamped 01:00 local
+    assert len(month) == 28 and month[0]["timestamp"] == "2025-02-01T01:00:00-07:00"
     feb3 = sim.energy_rows(site, date(2025, 2, 3))
     assert feb3 is not None
     assert month[2]["total_home_usage"] == sum(r.get("total_home_usage", 0) for r in feb3)
     year = client.calendar_history(site, "energy", end, end, period="year")["time_series"]
     assert len(year) == 11  # January .. November (now is 2025-11-20)
+    assert year[0]["timestamp"] == "2025-01-01T01:00:00-07:00"
     assert year[1]["solar_energy_exported"] == sum(r.get("solar_energy_exported", 0)
                                                   for r in month)
     with pytest.raises(RequestRejected):
@@ -134,7 +136,9 @@ def test_products_region_and_site_info_shapes(sim: SimServer, client: FleetClien
     assert info["installation_time_zone"] == "" and info["time_zone_offset"] == 570
     assert client.site_info(sim.site_ids[0])["time_zone_offset"] == -480
     assert info["components"]["batteries"][0]["nameplate_energy"] == 13500
-    assert info["tou_settings"]["tariff_content_v2"]["currency"] == "USD"
+    assert info["tariff_content_v2"]["currency"] == "USD"  # at the top level, as in reality
+    assert info["tou_settings"] == {"optimization_strategy": "economics", "schedule": []}
+    assert isinstance(info["backup_reserve_percent"], int)
 
 
 def test_commands_change_site_info_and_model(sim: SimServer, client: FleetClient) -> None:
@@ -156,7 +160,8 @@ def test_commands_change_site_info_and_model(sim: SimServer, client: FleetClient
     assert info["components"]["customer_preferred_export_rule"] == "never"
     assert info["components"]["non_export_configured"] is True
     assert info["components"]["disallow_charge_from_grid_with_solar_installed"] is True
-    assert info["tou_settings"]["tariff_content_v2"]["name"] == "Changed"
+    assert info["tariff_content_v2"]["name"] == "Changed"
+    assert isinstance(info["backup_reserve_percent"], int)  # the type stays an integer
     assert sim.sites[site].settings.backup_reserve_percent == 35
     assert client.site_info(sim.site_ids[1])["backup_reserve_percent"] == 20
 
@@ -176,6 +181,7 @@ def _broken_tariffs() -> list[dict]:
 @pytest.mark.parametrize(("path", "body"), [
     ("backup", {"backup_reserve_percent": 101}),
     ("backup", {"backup_reserve_percent": "20"}),
+    ("backup", {"backup_reserve_percent": 20.5}),
     ("operation", {"default_real_mode": "backup_only"}),
     ("storm_mode", {"enabled": "yes"}),
     ("grid_import_export", {"customer_preferred_export_rule": "solar"}),
@@ -200,7 +206,7 @@ def test_backup_and_charge_history(sim: SimServer, client: FleetClient) -> None:
     backup = client.calendar_history(site, "backup", start, end, period="lifetime")
     events = backup["events"]
     assert backup["total_events"] == len(events) > 3
-    truth = sim.backup_events(site, start.timestamp(), NOW.timestamp())
+    truth = sim.backup_events(site, sim.sites[site].installed_at, end.timestamp())
     assert [e["duration"] for e in events] == [o.duration_ms for o in truth]
     model = sim.sites[site]
     first = datetime.fromisoformat(events[0]["timestamp"]).timestamp()
@@ -217,7 +223,7 @@ def test_bad_history_requests(sim: SimServer) -> None:
     site = sim.site_ids[0]
     with httpx.Client(base_url=sim.base_url, headers={"Authorization": "Bearer t"}) as raw:
         path = f"/api/1/energy_sites/{site}/calendar_history"
-        assert raw.get(path, params={"kind": "energy", "period": "day"}).status_code == 400
+        assert raw.get(path, params={"kind": "energy", "end_date": "x"}).status_code == 400
         assert raw.get(path, params={"kind": "soe", "end_date": "x"}).status_code == 400
         missing = raw.get("/api/1/energy_sites/123/site_info")
         assert missing.status_code == 404

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from collector.sim import ENERGY_FIELDS, SimClock, SimConfig, SiteModel
-from collector.sim.payloads import energy_rows
+from collector.sim.payloads import OMITTED_WHEN_ZERO, energy_rows
 from collector.sim.spec import default_site
 from collector.sim.timegrid import STEP_SECONDS
 from tests.sim.conftest import INSTALLED, NOW, SEED
@@ -36,7 +36,11 @@ def _check_row(row: dict) -> None:
                                                + g("grid_energy_exported_from_battery")), row
     assert g("total_solar_generation") == g("solar_energy_exported"), row
     assert g("battery_energy_exported") == g("total_battery_discharge"), row
-    assert all(isinstance(v, int) and v > 0 for k, v in row.items() if k != "timestamp"), row
+    # every base field, zeros included; a total_* field only when it is not zero
+    values = {k: v for k, v in row.items() if k != "timestamp"}
+    assert all(isinstance(v, int) and v >= 0 for v in values.values()), row
+    assert set(ENERGY_FIELDS) - OMITTED_WHEN_ZERO <= set(values), row
+    assert all(values[k] > 0 for k in OMITTED_WHEN_ZERO & set(values)), row
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
