@@ -2,7 +2,9 @@
 
 ``fetch`` sends the window's request through the ``FleetClient``; a backup reply that carries
 ``next_end_date`` (Tesla pages long backup histories) is followed, page by page, back to the
-window's start, and the pages' events are joined. ``convert`` checks that the reply belongs
+window's start, and the pages' events are joined; for a site whose zone is a fixed offset
+(learnt from an offset, it cannot follow DST) an energy day is asked for again at the offset
+its buckets carry when that differs. ``convert`` checks that the reply belongs
 to the window (an energy reply's first bucket must lie on the requested local day; backup
 events and charge sessions are kept only when they *start* inside the window, so each one
 belongs to exactly one window and none is counted twice), then hands the reply to the
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from collector.backfill.windows import Window
@@ -47,12 +49,80 @@ class Converted:
         return self.buckets + self.events + self.sessions
 
 
-def fetch(client: Any, win: Window, zone_name: str) -> dict[str, Any]:
-    """Send the window's history request; returns the unwrapped ``response`` object."""
+#: Most backup pages followed for one window (a guard against a reply that never ends).
+MAX_BACKUP_PAGES = 100
+
+
+def fetch(client: Any, win: Window, zone_name: str, fixed: bool = False) -> dict[str, Any]:
+    """Send the window's request(s); returns the unwrapped ``response`` object (for a paged
+    backup history, the last page's object with every page's events). ``fixed``: the site's
+    zone is a fixed offset, so an energy day is asked for again at the offset its buckets
+    carry when that differs (``_fetch_day_at_its_offset``)."""
     if win.kind == "charge":
         return client.telemetry_history(win.site_id, win.start, win.end, zone_name, "charge")
+    if win.kind == "backup":
+        return _fetch_backup_pages(client, win, zone_name)
+    if fixed:
+        return _fetch_day_at_its_offset(client, win, zone_name)
     return client.calendar_history(win.site_id, win.kind, win.start, win.end, win.period,
                                    zone_name)
+
+
+def _fetch_backup_pages(client: Any, win: Window, zone_name: str) -> dict[str, Any]:
+    """``calendar_history kind=backup``, following ``next_end_date`` while it stays inside the
+    window and moves back in time; raises ``InvalidResponse`` when the pages never end."""
+    end, events = win.end, []
+    for _ in range(MAX_BACKUP_PAGES):
+        reply = client.calendar_history(win.site_id, "backup", win.start, end, win.period,
+                                        zone_name)
+        if not isinstance(reply, dict):
+            return reply
+        events += _rows(reply, "events", "calendar_history")
+        following = _next_end(reply, end)
+        if following is None or following < win.start:
+            return {**reply, "events": events}
+        end = following
+    raise InvalidResponse(f"calendar_history: the backup history of {win.describe()} has more "
+                          f"than {MAX_BACKUP_PAGES} pages", endpoint="calendar_history")
+
+
+def _next_end(reply: dict[str, Any], end: datetime) -> datetime | None:
+    """The reply's ``next_end_date`` when it has one: a readable instant before ``end``."""
+    raw = reply.get("next_end_date")
+    if raw is None or raw == "":
+        return None
+    following = parse_instant(raw)
+    if following is None or following >= end:
+        raise InvalidResponse(f"calendar_history: unusable next_end_date {raw!r:.40}",
+                              endpoint="calendar_history")
+    return following
+
+
+def _fetch_day_at_its_offset(client: Any, win: Window, zone_name: str) -> dict[str, Any]:
+    """An energy day of a fixed-offset site. Tesla picks the local day that contains
+    ``end_date``, but a fixed offset is an hour off on the other side of a DST change, so the
+    day may come back as the next one (or cut an hour short). The buckets' timestamps carry
+    the site's real offset: when the last one's differs from the offset sent, the day is asked
+    for again ending at 23:59:59 in that offset (once more at most)."""
+    end = win.end
+    reply = client.calendar_history(win.site_id, "energy", win.start, end, win.period,
+                                    zone_name)
+    for _ in range(2):
+        offset = _last_offset(reply)
+        if offset is None or offset == end.utcoffset():
+            break
+        end = datetime.combine(win.last, time(23, 59, 59), tzinfo=timezone(offset))
+        reply = client.calendar_history(win.site_id, "energy", win.start, end, win.period,
+                                        zone_name)
+    return reply
+
+
+def _last_offset(reply: Any) -> timedelta | None:
+    rows = reply.get("time_series") if isinstance(reply, dict) else None
+    if not isinstance(rows, list) or not rows or not isinstance(rows[-1], dict):
+        return None
+    stamp = parse_instant(rows[-1].get("timestamp"))
+    return stamp.utcoffset() if stamp is not None else None
 
 
 def parse_instant(value: Any) -> datetime | None:

@@ -179,7 +179,7 @@ class Runner:
                     return None
             try:
                 with self._attribution(win):
-                    reply = fetch(self.client, win, site.request_zone)
+                    reply = fetch(self.client, win, site.request_zone, site.fixed_offset)
                 self._zone_check.check(site, reply)
                 return _Result(win, convert(win, reply, site.zone, site.fixed_offset), retries)
             except RETRYABLE as exc:
