@@ -167,13 +167,16 @@ def format_tariff(tariff: Tariff) -> list[str]:
 
 
 def _side_lines(tariff: Tariff, side: Side) -> list[str]:
+    """A side's schedule; a sell tariff with its own seasons shows its prices as ``sell``."""
+    selling = side is tariff.sell
     lines = []
     for entry in schedule(tariff, side):
         lines.append(f"Season {entry.season.name} ({entry.season.describe_dates()})")
         for days, slots in entry.days:
             lines.append(f"  {day_names(days)}")
-            lines += [f"    {hhmm(s.start)}-{hhmm(s.end)}  {s.period:16} buy {_money(s.buy)}"
-                      f"  sell {_money(s.sell)}" for s in slots]
+            lines += [f"    {hhmm(s.start)}-{hhmm(s.end)}  {s.period:16} "
+                      + (f"sell {_money(s.buy)}" if selling else
+                         f"buy {_money(s.buy)}  sell {_money(s.sell)}") for s in slots]
     return lines
 
 
@@ -183,8 +186,8 @@ def _site_tariff(args: argparse.Namespace) -> tuple[Tariff, str]:
         site_id = resolve_site(client, settings, args.site)
         content = site_tariff_content(client.site_info(site_id))
     if not content:
-        raise UsageError(f"site {site_id} reports no tariff (site_info has no "
-                         "tariff_content_v2)")
+        raise UsageError(f"site {site_id} reports no tariff (site_info has neither "
+                         "tariff_content_v2 nor tariff_content)")
     return load_tariff(content), f"site {site_id}"
 
 
