@@ -111,5 +111,3 @@ class ReplayServer:
 
     def count(self, endpoint: str) -> int:
         return sum(1 for name, _ in self.requests if name == endpoint)
-
-
