@@ -68,3 +68,20 @@ def test_backfill_command_imports_and_prints_a_summary(cli_env, sim, influxd, in
     assert {int(r["site_id"]): r["count"] for r in rows} == {
         site: 288 + 276 + 288, sim.site_ids[1]: 3 * 288}
     assert f"{site:>16} energy         3      852" in out
+
+
+@pytest.mark.integration
+def test_dry_run_resolves_a_zone_less_site_like_the_run(cli_env, sim, capsys):
+    """The site_info of the Adelaide site reports ``installation_time_zone: ""``: the dry run
+    learns the zone from one probe of the history reply, as the import does, instead of
+    stopping with "time zone unknown"."""
+    site = sim.site_ids[1]
+    assert sim.site_info(site)["installation_time_zone"] == ""
+    code = main(["backfill", "--site", str(site), "--start", "2024-03-09", "--end",
+                 "2024-03-11", "--kind", "energy", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "zone Australia/Adelaide (from history)" in out
+    assert "2024-03-11T00:00:00+10:30 .. 2024-03-11T23:59:59+10:30 period=day" in out
+    assert sim.requests.count("calendar_history") == 1  # the probe; nothing is imported
+    assert out.splitlines()[-1].endswith("nothing was imported")

@@ -134,3 +134,21 @@ def test_site_info_never_export_shown_as_non_export_configured() -> None:
     row = _row(site_info_frame(payload, 1, None, COLLECTED))
     assert row["customer_preferred_export_rule"] == "never"
     assert not math.isnan(row["nameplate_power"])
+
+
+def test_integers_and_floats_are_accepted_for_every_numeric_field() -> None:
+    payload = load_payload("live_status_wall_connectors")
+    body = payload["response"]
+    body["solar_power"], body["percentage_charged"] = 1185, 95
+    for connector in body["wall_connectors"]:
+        connector["wall_connector_state"] = 2.0  # an integer field sent as a float
+    live, wall = live_status_frames(payload, 1, "Home")
+    assert _row(live)["solar_power"] == 1185.0 and _row(live)["percentage_charged"] == 95.0
+    assert set(wall.data["wall_connector_state"]) == {2}
+    info = load_payload("site_info")
+    info["response"]["battery_count"] = 2.0
+    info["response"]["backup_reserve_percent"] = 20
+    row = _row(site_info_frame(info, 1, None, COLLECTED))
+    assert row["battery_count"] == 2 and row["backup_reserve_percent"] == 20.0
+    (line,) = to_line_protocol(site_info_frame(info, 1, None, COLLECTED))
+    assert "battery_count=2i" in line and "backup_reserve_percent=20.0" in line
