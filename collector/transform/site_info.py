@@ -16,6 +16,7 @@ from typing import Any
 from collector.log import get_logger
 from collector.transform.fields import SITE_INFO, MalformedRecord, pick
 from collector.transform.frame import Frame, Row, build_frame, epoch_seconds, unwrap
+from collector.zones import iana_zone
 
 log = get_logger(__name__)
 
@@ -27,7 +28,9 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
     """One point at ``collected_at`` (floored to the second), tagged site_id, site_name (the
     response's ``site_name``; ``site_name`` is the fallback when it has none) and time_zone:
     the IANA zone the collector resolved for the site (the dashboards cut days at its
-    midnight), left out when the zone is unknown."""
+    midnight), left out when the zone is unknown or is not an IANA name (a half-hour fixed
+    offset such as ``UTC+05:30``, which InfluxQL's ``tz()`` cannot use; whole-hour fixed
+    offsets are IANA's ``Etc/GMT+7`` names and are kept)."""
     body = unwrap(response)
     site = str(site_id)
     try:
@@ -40,7 +43,8 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
     values.update(_derived_export_rule(body.get("components"), values))
     name = body.get("site_name")
     name = name if isinstance(name, str) and name else site_name
-    tags = {"site_id": site, "site_name": name or None, "time_zone": time_zone or None}
+    tags = {"site_id": site, "site_name": name or None,
+            "time_zone": iana_zone(time_zone) or None}
     return build_frame(SITE_INFO, [Row(epoch_seconds(collected_at), tags, values)])
 
 

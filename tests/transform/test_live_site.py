@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 from structlog.testing import capture_logs
 
 from collector.transform import live_status_frames, site_info_frame, to_line_protocol
@@ -152,3 +153,12 @@ def test_integers_and_floats_are_accepted_for_every_numeric_field() -> None:
     assert row["battery_count"] == 2 and row["backup_reserve_percent"] == 20.0
     (line,) = to_line_protocol(site_info_frame(info, 1, None, COLLECTED))
     assert "battery_count=2i" in line and "backup_reserve_percent=20.0" in line
+
+
+@pytest.mark.parametrize(("zone", "tag"), [("America/Denver", "America/Denver"),
+                                          ("Etc/GMT+7", "Etc/GMT+7"), ("UTC+05:30", None),
+                                          ("", None)])
+def test_the_time_zone_tag_is_an_iana_name_or_absent(zone, tag) -> None:
+    frame = site_info_frame(load_payload("site_info"), 1, None, COLLECTED, zone)
+    value = frame.data["time_zone"].iloc[0]
+    assert value == tag if tag else value is None
