@@ -104,6 +104,9 @@ SITE_INFO = Schema("site_info", ("site_id", "site_name", "time_zone"), (
     Field("nameplate_energy", Kind.FLOAT, "Wh"),
     Field("battery_count", Kind.INT),
     Field("version", Kind.STR),
+    # Every real site_info has it, solar-only sites included (which hold none of the settings
+    # above): it keeps a point, and so the site's name and zone tags, for the dashboards.
+    Field("installation_date", Kind.STR),
 ))
 
 ENERGY_HISTORY = Schema("energy_history", ("site_id",), _watt_hours(

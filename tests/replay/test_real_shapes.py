@@ -80,10 +80,16 @@ def test_site_info_with_an_empty_zone_is_stored_exactly(sink, influxd, influx_db
 
 @pytest.mark.integration
 def test_solar_only_site_info_writes_no_invented_field(sink, influxd, influx_db):
-    frame = site_info_frame(real("site_info_solar_only"), SITE, None, COLLECTED)
-    assert frame.data.drop(columns=list(frame.tags)).isna().all().all()
+    frame = site_info_frame(real("site_info_solar_only"), SITE, None, COLLECTED,
+                            "America/Phoenix")
     sink.write([frame])
-    assert _only(influxd, influx_db, "site_info") == []  # nothing the payload holds
+    (point,) = _only(influxd, influx_db, "site_info")
+    # Only what the payload holds: the installation date (which keeps the point, so the
+    # dashboards learn the site's name and zone); no setting it does not have.
+    fields = {k for k, v in point.items() if v is not None} - {"time", *frame.tags}
+    assert fields == {"installation_date"}
+    assert point["installation_date"] == "2022-04-04T15:56:35-07:00"
+    assert (point["site_name"], point["time_zone"]) == ("Replay Solar", "America/Phoenix")
 
 
 def test_energy_replies_keep_fractions_zero_totals_and_empty_series():
