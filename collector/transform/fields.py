@@ -122,8 +122,9 @@ ENERGY_HISTORY = Schema("energy_history", ("site_id",), _watt_hours(
     "total_solar_generation", "total_grid_energy_exported",
 ))
 
-#: energy_history row keys that are never fields.
-ENERGY_HISTORY_NON_FIELDS = frozenset({"timestamp", "raw_timestamp"})
+#: energy_history row keys that are never fields ("time" is InfluxDB's own column: a field of
+#: that name would make InfluxDB refuse the whole point).
+ENERGY_HISTORY_NON_FIELDS = frozenset({"timestamp", "raw_timestamp", "time"})
 
 BACKUP_EVENT = Schema("backup_event", ("site_id",), (
     Field("duration_seconds", Kind.FLOAT, "s"),

@@ -9,10 +9,25 @@ Types follow the column dtype, which the field tables fix: float columns are wri
 value (NaN/NA/None, and non-finite floats) is left out of that point; a point with no field
 left is not written; an empty or missing tag value is left out.
 
-Escaping (InfluxDB line protocol): measurement ``,`` and space; tag keys, tag values and field
-keys ``,`` ``=`` and space; string field values ``"`` and ``\\``. Backslashes in tags are not
-escaped (InfluxDB 1.x keeps them literally). A line break inside a value cannot be carried by
-line protocol and is written as the two characters ``\\n``.
+Escaping: every text is first made *storable* (``storable_name`` / ``storable_string``), then
+escaped. What InfluxDB's parsers (Go: 1.x and 2.x; Rust: 3 Core) can carry, and what is done
+with the rest, on purpose rather than by writing a broken line:
+
+- Measurement, tag keys, tag values and field keys escape ``,`` ``=`` and space (measurements
+  ``,`` and space) with a backslash; ``"``, non-ASCII and control characters are written as
+  they are. A backslash followed by any other character is kept literally.
+- A backslash at the END of a name or tag value cannot be written at all: every parser reads it
+  as escaping the delimiter after it (the 3 Core parser names the rule: "may not end with a
+  backslash"). A backslash before another backslash, ``,`` ``=`` space or ``"`` is read
+  differently by the Go and Rust parsers. Such backslashes are dropped (``Home\\`` is stored
+  as ``Home``, ``a\\\\b`` as ``a\\b``), so the line parses, and means the same, everywhere.
+- Tabs and line breaks in names become spaces (3 Core ends a tag at a tab; no line may break).
+- String field values escape ``"`` and ``\\``; a line break (CR or LF) becomes a space: the
+  line must stay one line (the spool and the dead-letter file are line-based).
+- A lone UTF-16 surrogate (possible in decoded JSON, not encodable as UTF-8) becomes U+FFFD.
+- A name that is empty after this is left out (tag or field); a measurement that is empty,
+  starts with ``#`` (a comment line) or holds NUL (3 Core refuses it) is a programming error
+  (``ValueError``).
 
 Precision: seconds (``WRITE_PRECISION``). Every timestamp this product writes is a whole
 second: API timestamps are whole seconds and collection times are floored to the second. A
@@ -22,6 +37,7 @@ being silently truncated (which could merge two points).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -35,24 +51,50 @@ from collector.transform.frame import Frame
 WRITE_PRECISION = "s"
 _NANOS_PER_SECOND = 1_000_000_000
 
-_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r"})
-_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r"})
-_STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n", "\r": r"\r"})
+_NAME_BLANKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+#: A run of backslashes before the end, another backslash, or a character that is escaped or
+#: read differently after a backslash: the whole run goes; before any other character the run
+#: becomes one backslash (the lookahead makes ``\\+`` stop one short of that character).
+_UNPORTABLE_BACKSLASHES = re.compile(r'\\+(?=[,= "]|$)|\\+(?=\\)')
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def _without_surrogates(text: str) -> str:
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
+
+
+def storable_name(text: str) -> str:
+    """``text`` as InfluxDB stores it in a measurement, tag key, tag value or field key (see
+    the module docstring): blanks to spaces, unportable backslashes dropped."""
+    text = _without_surrogates(text.translate(_NAME_BLANKS))
+    return _UNPORTABLE_BACKSLASHES.sub("", text) if "\\" in text else text
+
+
+def storable_string(text: str) -> str:
+    """``text`` as InfluxDB stores it in a string field: line breaks become spaces."""
+    return _without_surrogates(text.replace("\r", " ").replace("\n", " "))
+
+
+@lru_cache(maxsize=64)
 def escape_measurement(name: str) -> str:
-    return name.translate(_MEASUREMENT)
+    text = storable_name(name)
+    if not text or text.startswith("#") or "\x00" in text:
+        raise ValueError(f"{name!r} cannot be a measurement name (empty, a comment line or NUL)")
+    return text.translate(_MEASUREMENT_ESCAPES)
 
 
 @lru_cache(maxsize=4096)
 def escape_key(text: str) -> str:
-    """Tag keys, tag values and field keys."""
-    return text.translate(_KEY)
+    """Tag keys, tag values and field keys ("" when nothing storable is left)."""
+    return storable_name(text).translate(_KEY_ESCAPES)
 
 
 def escape_string(text: str) -> str:
     """A string field value, quoted."""
-    return f'"{text.translate(_STRING)}"'
+    return f'"{_without_surrogates(text.translate(_STRING_ESCAPES))}"'
 
 
 def epoch_seconds_of(index: pd.DatetimeIndex) -> np.ndarray:
@@ -155,6 +197,8 @@ def _heads(frame: Frame, values: np.ndarray | None) -> list[str]:
     measurement = escape_measurement(frame.measurement)
     heads = [measurement] * len(frame.data)
     for tag in frame.tags:
+        if not escape_key(tag):
+            continue  # nothing storable left of the key: the tag cannot be written
         if values is None:
             column = frame.data[tag].to_numpy(dtype=object, na_value=None)
         else:
@@ -202,6 +246,8 @@ def to_line_protocol(frame: Frame) -> list[str]:
     table[:, 1:-1] = texts
     table[:, -1] = stamps.astype(object)
     names = [escape_key(name) for name in frame.fields]
+    if not all(names):  # a field key with nothing storable left is not written
+        present &= np.array([bool(name) for name in names])
     keys = [name.replace("%", "%%") + "=%s" for name in names]
     if present.all():
         return _format(table, keys)
