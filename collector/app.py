@@ -54,6 +54,7 @@ def discover_sites(client: FleetClient, settings: Settings, history: Any = None)
         else:
             site.name = context.site_name or site.name
             site.time_zone = context.zone_name
+            site.installed = context.installed
             if history is not None:
                 history.remember(context)
         sites.append(site)
@@ -111,8 +112,11 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
 
 
 def run_once(daemon: Daemon) -> int:
-    """Every job once, in order, for every site; returns points written."""
+    """Every job once, in order, for every site; returns points written. Raises
+    ``CollectorError`` when a site failed (a skipped sample, a past day without buckets...)
+    or InfluxDB refused points as invalid: the cycle did not collect what it should have."""
     collector, written = daemon.collector, 0
+    rejected_before = getattr(collector.sink, "dead_letters", 0)
     for group in daemon.groups():
         for job in (collector.snapshot_site_info, collector.poll_live, collector.refresh_history):
             # A job whose every site failed raises; the sites are recorded and reported below.
@@ -122,6 +126,10 @@ def run_once(daemon: Daemon) -> int:
     failing = collector.tracker.failing
     if failing:
         raise CollectorError("; ".join(f"{k}: {v}" for k, v in sorted(failing.items())))
+    rejected = getattr(collector.sink, "dead_letters", 0) - rejected_before
+    if rejected:
+        raise CollectorError(f"InfluxDB refused {rejected} point(s) as invalid; they are kept in "
+                             f"{collector.sink.dead_letter_path} with InfluxDB's reason")
     return written
 
 

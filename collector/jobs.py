@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collector import transform
 from collector.config import Settings
-from collector.errors import AuthRequired, CollectorError, RateLimited
+from collector.errors import AuthRequired, CollectorError, InvalidResponse, RateLimited
 from collector.health import Health
 from collector.log import get_logger
 
@@ -60,6 +60,8 @@ class Site:
     site_id: int
     name: str
     time_zone: str = ""
+    #: Local installation date (plausible point times start the day before); None = unknown.
+    installed: date | None = None
 
 
 @dataclass
@@ -143,7 +145,11 @@ class Collector:
         with self._lock:
             if self._last_live.get(site.site_id) == stamp:
                 return []  # the API served the same sample again
-        frames = transform.live_status_frames(response, site.site_id, site.name)
+        bounds = transform.TimeBounds.around(self._now(), site.installed)
+        frames = transform.live_status_frames(response, site.site_id, site.name, bounds)
+        if frames.live_status.skipped:  # logged by the transform; the site counts as failing
+            raise InvalidResponse(f"live_status of site {site.site_id} was skipped: "
+                                  f"{frames.live_status.skip_reason}", endpoint="live_status")
         with self._lock:
             self._last_live[site.site_id] = stamp
         return frames
@@ -264,7 +270,9 @@ class Daemon:
                 self.stopped.set()
             except Exception as exc:
                 self.collector.tracker.failed(job_id, exc)
-                self.health.job_done(job_id, False, type(exc).__name__)
+                # The reason, for /healthz and the heartbeat: product errors carry no secrets.
+                self.health.job_done(job_id, False, str(exc) if isinstance(exc, CollectorError)
+                                     else type(exc).__name__)
             else:
                 self.collector.tracker.ok(job_id)
 

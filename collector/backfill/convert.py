@@ -9,8 +9,11 @@ to the window (an energy reply's first bucket must lie on the requested local da
 events and charge sessions are kept only when they *start* inside the window, so each one
 belongs to exactly one window and none is counted twice), then hands the reply to the
 transform stage and serializes the frame with ``to_line_protocol`` (in the fetching worker
-thread, so the single writer thread only sends). Field names, units and the zero-omission rule
-live in ``collector.transform``; this module must not re-implement them.
+thread, so the single writer thread only sends). A reply that answers without what the window
+must hold (``IncompleteReply``: a past day without buckets, every record skipped, backup events
+counted but not listed) is retried and then reported, never taken as an empty success. Field
+names, units, the zero-omission rule and the plausibility limits live in
+``collector.transform``; this module must not re-implement them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collector.backfill.windows import Window
 from collector.errors import InvalidResponse
 from collector.transform import (
     Frame,
+    TimeBounds,
     backup_event_frame,
     charge_session_frame,
     energy_history_frame,
@@ -35,14 +39,32 @@ class WrongDay(InvalidResponse):
     """The API answered an energy request with another day's data (retry, then report)."""
 
 
+class IncompleteReply(InvalidResponse):
+    """A reply that answers but lacks what the window must hold: a past day without buckets,
+    every record skipped as malformed or implausible, backup events counted but not listed.
+    Retried, then reported as a failed window (the run exits 1; nothing is checkpointed)."""
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the runner knows a window's reply must satisfy: plausible point times
+    (``TimeBounds``) and whether it is a past energy day on or after the installation day
+    (so it must hold buckets; today may still be empty before its first bucket)."""
+
+    bounds: TimeBounds | None = None
+    holds_data: bool = False
+
+
 @dataclass(frozen=True)
 class Converted:
-    """The line protocol of one window plus what it contains."""
+    """The line protocol of one window plus what it contains; ``dropped``: records of the
+    reply skipped as malformed or implausible (each reply's first reason is logged)."""
 
     lines: list[str]
     buckets: int = 0
     events: int = 0
     sessions: int = 0
+    dropped: int = 0
 
     @property
     def points(self) -> int:
@@ -178,39 +200,73 @@ def in_window(win: Window, rows: list[dict[str, Any]], time_key: str) -> list[di
     return list(kept.values())
 
 
-def _lines(frame: Frame) -> list[str]:
-    return to_line_protocol(frame) if len(frame) else []
+def _converted(win: Window, frame: Frame, **counts: int) -> Converted:
+    """The window's lines; raises ``IncompleteReply`` when every record was skipped."""
+    if frame.skipped and not len(frame):
+        endpoint = "telemetry_history" if win.kind == "charge" else "calendar_history"
+        raise IncompleteReply(f"{endpoint}: all {frame.skipped} record(s) of the reply were "
+                              f"skipped; first: {frame.skip_reason}", endpoint=endpoint)
+    lines = to_line_protocol(frame) if len(frame) else []
+    return Converted(lines, dropped=frame.skipped, **counts)
 
 
-def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool) -> Converted:
+def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool,
+                    expect: Expectations) -> Converted:
     rows = check_day(win, reply, zone, fixed)
-    frame = energy_history_frame({**reply, "time_series": rows}, site_id=win.site_id)
-    return Converted(_lines(frame), buckets=len(frame))
+    if not rows and expect.holds_data:
+        state = "empty" if isinstance(reply.get("time_series"), list) else (
+            "null" if "time_series" in reply else "missing")
+        raise IncompleteReply(f"calendar_history: no buckets for past day {win.first} "
+                              f"(time_series {state})", endpoint="calendar_history")
+    frame = energy_history_frame({**reply, "time_series": rows}, site_id=win.site_id,
+                                 bounds=expect.bounds)
+    return _converted(win, frame, buckets=len(frame))
 
 
-def _convert_backup(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool) -> Converted:
+def check_event_count(reply: dict[str, Any]) -> None:
+    """Backup events that went missing: the reply's own count (``total_events``, or
+    ``events_count``) exceeds the events it lists (none when ``events`` is missing or null).
+    A count lower than the list is not flagged (a paged history may count one page)."""
+    counts = [reply.get(key) for key in ("total_events", "events_count")]
+    total = next((c for c in counts if isinstance(c, int) and not isinstance(c, bool)), None)
+    listed = reply.get("events")
+    shown = len(listed) if isinstance(listed, list) else 0
+    if total is not None and total > shown:
+        raise IncompleteReply(f"calendar_history: the backup reply counts {total} event(s) but "
+                              f"lists {shown}; events went missing", endpoint="calendar_history")
+
+
+def _convert_backup(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool,
+                    expect: Expectations) -> Converted:
+    check_event_count(reply)
     events = in_window(win, _rows(reply, "events", "calendar_history"), "timestamp")
-    frame = backup_event_frame({**reply, "events": events}, site_id=win.site_id)
-    return Converted(_lines(frame), events=len(frame))
+    frame = backup_event_frame({**reply, "events": events}, site_id=win.site_id,
+                               bounds=expect.bounds)
+    return _converted(win, frame, events=len(frame))
 
 
-def _convert_charge(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool) -> Converted:
+def _convert_charge(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool,
+                    expect: Expectations) -> Converted:
     sessions = in_window(win, _rows(reply, "charge_history", "telemetry_history"),
                          "charge_start_time")
-    frame = charge_session_frame({**reply, "charge_history": sessions}, site_id=win.site_id)
-    return Converted(_lines(frame), sessions=len(frame))
+    frame = charge_session_frame({**reply, "charge_history": sessions}, site_id=win.site_id,
+                                 bounds=expect.bounds)
+    return _converted(win, frame, sessions=len(frame))
 
 
-CONVERTERS: dict[str, Callable[[Window, dict[str, Any], tzinfo, bool], Converted]] = {
+Converter = Callable[[Window, dict[str, Any], tzinfo, bool, Expectations], Converted]
+CONVERTERS: dict[str, Converter] = {
     "energy": _convert_energy,
     "backup": _convert_backup,
     "charge": _convert_charge,
 }
 
 
-def convert(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool = False) -> Converted:
-    """Check ``reply`` against ``win`` and convert it (raises ``InvalidResponse``/``WrongDay``);
-    ``fixed``: the site's zone is a fixed offset (see ``check_day``)."""
+def convert(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool = False,
+            expect: Expectations = Expectations()) -> Converted:
+    """Check ``reply`` against ``win`` and convert it (raises ``InvalidResponse``/``WrongDay``/
+    ``IncompleteReply``); ``fixed``: the site's zone is a fixed offset (see ``check_day``);
+    ``expect``: plausible times and whether the window must hold data."""
     if not isinstance(reply, dict):
         raise InvalidResponse("history reply is not an object", endpoint="calendar_history")
-    return CONVERTERS[win.kind](win, reply, zone, fixed)
+    return CONVERTERS[win.kind](win, reply, zone, fixed, expect)

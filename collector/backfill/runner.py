@@ -24,13 +24,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.backfill.checkpoint import Checkpoint
-from collector.backfill.convert import Converted, WrongDay, convert, fetch
+from collector.backfill.convert import Converted, Expectations, WrongDay, convert, fetch
 from collector.backfill.progress import Progress
 from collector.backfill.site import ReplyZoneCheck, SiteContext
 from collector.backfill.stats import AttributedMetrics, Summary, attributed
 from collector.backfill.windows import Window, is_final
 from collector.errors import CollectorError, InvalidResponse, RateLimited, TransientError
 from collector.log import get_logger
+from collector.transform import TimeBounds
 
 log = get_logger(__name__)
 
@@ -181,12 +182,22 @@ class Runner:
                 with self._attribution(win):
                     reply = fetch(self.client, win, site.request_zone, site.fixed_offset)
                 self._zone_check.check(site, reply)
-                return _Result(win, convert(win, reply, site.zone, site.fixed_offset), retries)
+                converted = convert(win, reply, site.zone, site.fixed_offset,
+                                    self._expectations(win, site))
+                return _Result(win, converted, retries)
             except RETRYABLE as exc:
                 last_error = str(exc)
                 log.info("retrying window", window=win.describe(), attempt=attempt + 1,
                          error=last_error)
         return _Result(win, None, retries, error=last_error)
+
+    def _expectations(self, win: Window, site: SiteContext) -> Expectations:
+        """Plausible point times for the site, and whether the window is a past energy day
+        after the installation day (which must hold buckets)."""
+        now = self._now()
+        past = win.kind == "energy" and win.last < site.today(lambda: now)
+        after_install = site.installed is None or win.first > site.installed
+        return Expectations(TimeBounds.around(now, site.installed), past and after_install)
 
     def _attribution(self, win: Window) -> Any:
         assert self._metrics is not None
@@ -276,6 +287,7 @@ class Runner:
         stats.buckets += result.converted.buckets
         stats.events += result.converted.events
         stats.sessions += result.converted.sessions
+        stats.dropped += result.converted.dropped
 
     def _fill_request_counts(self, metrics: AttributedMetrics) -> None:
         for key, count in metrics.requests.items():

@@ -33,6 +33,7 @@ class KindStats:
     buckets: int = 0
     events: int = 0
     sessions: int = 0
+    dropped: int = 0  # records skipped as malformed or implausible (logged per reply)
     requests: int = 0
     retries: int = 0
     started: float | None = None
@@ -89,10 +90,10 @@ _COLUMNS = ("days", "buckets", "events", "sessions", "requests", "retries")
 def format_summary(summary: Summary) -> list[str]:
     """One line per site and kind, then a status line."""
     header = f"{'site':>16} {'kind':7}" + "".join(f"{c:>9}" for c in _COLUMNS)
-    lines = [header + f"{'skipped':>9}{'failed':>8}{'wall':>9}"]
+    lines = [header + f"{'skipped':>9}{'dropped':>9}{'failed':>8}{'wall':>9}"]
     for (site_id, kind), s in sorted(summary.stats.items()):
         cells = "".join(f"{getattr(s, c):>9}" for c in _COLUMNS)
-        lines.append(f"{site_id:>16} {kind:7}{cells}{s.skipped:>9}{s.failed:>8}"
+        lines.append(f"{site_id:>16} {kind:7}{cells}{s.skipped:>9}{s.dropped:>9}{s.failed:>8}"
                      f"{s.wall_seconds:>8.1f}s")
     lines.append(_status_line(summary))
     for s in summary.stats.values():
@@ -109,6 +110,10 @@ def _status_line(summary: Summary) -> str:
     if summary.failed_windows:
         return (f"backfill finished with {summary.failed_windows} failed window(s); run it again "
                 f"to retry them ({wall})")
+    dropped = summary.total("dropped")
+    if dropped:
+        return (f"backfill complete; {dropped} record(s) were dropped as malformed or "
+                f"implausible (see the warnings) ({wall})")
     return f"backfill complete ({wall})"
 
 

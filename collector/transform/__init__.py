@@ -6,7 +6,15 @@ httpx or influxdb_client. The InfluxDB schema lives in ``fields``; everything th
 process as line protocol goes through ``to_line_protocol``.
 """
 
-from collector.transform.fields import SCHEMAS, Field, Kind, MalformedRecord, Schema
+from collector.transform.fields import (
+    SCHEMAS,
+    Field,
+    ImplausibleRecord,
+    Kind,
+    MalformedRecord,
+    Schema,
+    TimeBounds,
+)
 from collector.transform.frame import Frame, build_frame, empty_frame
 from collector.transform.history import (
     BACKUP_DURATION_UNITS_PER_SECOND,
@@ -28,10 +36,12 @@ __all__ = [
     "WRITE_PRECISION",
     "Field",
     "Frame",
+    "ImplausibleRecord",
     "Kind",
     "LiveStatusFrames",
     "MalformedRecord",
     "Schema",
+    "TimeBounds",
     "backup_duration_seconds",
     "backup_event_frame",
     "build_frame",

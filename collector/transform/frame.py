@@ -8,16 +8,18 @@ written for that point.
 
 Also the shared helpers of the transforms: timestamp parsing (offset-aware ISO 8601 or
 protobuf ``{"seconds": N}`` to epoch seconds), envelope unwrapping and the "skip a malformed
-record, log once per batch" rule. No I/O apart from that log line.
+or implausible record, log once per batch" rule; a frame counts the records its response lost
+that way (``skipped``), so callers can tell "nothing to write" from "everything dropped". No
+I/O apart from that log line.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,9 @@ class Frame:
     measurement: str
     data: pd.DataFrame
     tags: tuple[str, ...] = field(default=())
+    #: Records of the response left out as malformed or implausible, and the first reason.
+    skipped: int = field(default=0, compare=False)
+    skip_reason: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         index = self.data.index
@@ -54,6 +59,10 @@ class Frame:
     @property
     def empty(self) -> bool:
         return len(self.data) == 0
+
+    def with_skipped(self, count: int, reason: str) -> Frame:
+        """This frame, noting ``count`` records of its response skipped (first ``reason``)."""
+        return replace(self, skipped=count, skip_reason=reason) if count else self
 
 
 @dataclass
@@ -238,9 +247,18 @@ def not_an_object(record: Any) -> MalformedRecord:
     return MalformedRecord(f"record is {type(record).__name__}, not an object")
 
 
+class Parsed(NamedTuple):
+    """The usable rows of a response, how many records were skipped and the first reason."""
+
+    rows: list[Row]
+    skipped: int = 0
+    reason: str = ""
+
+
 def parse_records(records: Any, parse: Callable[[Any], Row], what: str,
-                  **context: Any) -> list[Row]:
-    """Parse each record with ``parse``; malformed ones are skipped and logged once per call."""
+                  **context: Any) -> Parsed:
+    """Parse each record with ``parse``; malformed and implausible ones are skipped and
+    logged once per call."""
     records = record_list(records, what, **context)
     rows: list[Row] = []
     skipped: list[str] = []
@@ -253,7 +271,7 @@ def parse_records(records: Any, parse: Callable[[Any], Row], what: str,
             skipped.append(str(exc))
     if skipped:
         log_skipped(what, len(skipped), len(rows), skipped[0], **context)
-    return rows
+    return Parsed(rows, len(skipped), skipped[0] if skipped else "")
 
 
 def dedupe_by_time(rows: list[Row]) -> list[Row]:

@@ -9,7 +9,8 @@
   that, see the reference); converted once, in ``backup_duration_seconds``.
 - telemetry_history kind=charge: protobuf Timestamp/Duration objects; tag ``din`` when present.
 
-Pure functions; malformed records are skipped with one warning per response.
+Pure functions; malformed records, and implausible ones (a value off its field's limit, a
+time outside the caller's ``TimeBounds``), are skipped with one warning per response.
 """
 
 from __future__ import annotations
@@ -25,17 +26,24 @@ import pandas as pd
 
 from collector.transform.fields import (
     BACKUP_EVENT,
+    BUCKET_ENERGY,
     CHARGE_SESSION,
     ENERGY_HISTORY,
     ENERGY_HISTORY_NON_FIELDS,
+    UNKNOWN_BUCKET_SECONDS,
     Field,
+    ImplausibleRecord,
     Kind,
     MalformedRecord,
+    Schema,
+    TimeBounds,
+    check_plausible,
     coerce,
     pick,
 )
 from collector.transform.frame import (
     Frame,
+    Parsed,
     Row,
     build_frame,
     dedupe_by_time,
@@ -68,12 +76,15 @@ def _body_list(response: Any, key: str) -> Any:
     return body.get(key) if isinstance(body, Mapping) else None
 
 
-def energy_history_frame(response: Any, site_id: int | str) -> Frame:
+def energy_history_frame(response: Any, site_id: int | str,
+                         bounds: TimeBounds | None = None) -> Frame:
     """calendar_history kind=energy -> ``energy_history`` (zero-omitted fields as 0.0).
 
     Built column-wise: the records are read once into a float matrix (the types checked per
     response; a response with a wrong-typed value takes the per-value path only to find the
     malformed rows), timestamps are parsed vectorized, and repeated instants keep the last row.
+    A bucket dated outside ``bounds`` or with an energy off the plausible range for its
+    length (``BUCKET_ENERGY``) is skipped like a malformed one.
     """
     site = str(site_id)
     records = record_list(_body_list(response, "time_series"), "energy_history", site_id=site)
@@ -87,14 +98,18 @@ def energy_history_frame(response: Any, site_id: int | str) -> Frame:
     bad |= bad_values
     seconds, bad_times = parse_times([r.get("timestamp") for r in objects])
     bad |= bad_times
-    extra = _unknown_columns(objects, bad)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        log_skipped("energy_history", int(bad.sum()), count - int(bad.sum()),
-                    _reason(records[first]), site_id=site)
-    keep = np.flatnonzero(~bad)
+    implausible, why = _implausible_rows(values, seconds, ~bad, bounds)
+    extra = _unknown_columns(objects, bad | implausible)
+    skipped = bad | implausible
+    reason = ""
+    if skipped.any():
+        first = int(np.flatnonzero(skipped)[0])
+        reason = _reason(records[first]) if bad[first] else why
+        log_skipped("energy_history", int(skipped.sum()), count - int(skipped.sum()), reason,
+                    site_id=site)
+    keep = np.flatnonzero(~skipped)
     if not len(keep):
-        return empty_frame(ENERGY_HISTORY)
+        return empty_frame(ENERGY_HISTORY).with_skipped(count, reason)
     keep = keep[_last_per_instant(seconds[keep])]
     names = [*ENERGY_HISTORY.field_names, *extra]
     matrix = values[keep]
@@ -102,7 +117,40 @@ def energy_history_frame(response: Any, site_id: int | str) -> Frame:
         matrix = np.column_stack([matrix, *(column[keep] for column in extra.values())])
     data = pd.DataFrame(matrix, columns=names, index=utc_index(seconds[keep].tolist()))
     data.insert(0, "site_id", np.full(len(keep), site, dtype=object))
-    return Frame(ENERGY_HISTORY.measurement, data, ENERGY_HISTORY.tags)
+    frame = Frame(ENERGY_HISTORY.measurement, data, ENERGY_HISTORY.tags)
+    return frame.with_skipped(int(skipped.sum()), reason)
+
+
+def bucket_seconds(seconds: np.ndarray) -> float:
+    """The bucket length of a reply: the smallest step between its instants (a day when it
+    has one bucket, so the energy limit is lenient when the length cannot be seen)."""
+    steps = np.diff(np.unique(seconds))
+    return float(steps.min()) if len(steps) else float(UNKNOWN_BUCKET_SECONDS)
+
+
+def _implausible_rows(values: np.ndarray, seconds: np.ndarray, usable: np.ndarray,
+                      bounds: TimeBounds | None) -> tuple[np.ndarray, str]:
+    """(usable rows with an energy off ``BUCKET_ENERGY`` for the bucket length, or a time
+    outside ``bounds``; the first such row's reason)."""
+    step = bucket_seconds(seconds[usable])
+    low, high = BUCKET_ENERGY.bounds(step)
+    off_value = ~((values >= low) & (values <= high))
+    off_time = (np.zeros(len(seconds), dtype=bool) if bounds is None
+                else (seconds < bounds.earliest) | (seconds > bounds.latest))
+    rows = (off_value.any(axis=1) | off_time) & usable
+    if not rows.any():
+        return rows, ""
+    first = int(np.flatnonzero(rows)[0])
+    try:
+        if off_time[first]:
+            assert bounds is not None
+            bounds.check(int(seconds[first]))
+        column = int(np.flatnonzero(off_value[first])[0])
+        BUCKET_ENERGY.check(ENERGY_HISTORY.field_names[column], "Wh",
+                            float(values[first, column]), step)
+    except ImplausibleRecord as exc:
+        return rows, str(exc)
+    raise AssertionError("an implausible row passed its checks")
 
 
 #: Stands in for a record that is not an object (it has no fields and no timestamp).
@@ -111,7 +159,8 @@ _NUMBER_TYPES = frozenset({int, float, type(None)})
 
 
 def _known_values(records: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """(rows x known fields float matrix, 0.0 where omitted or non-finite; malformed mask)."""
+    """(rows x known fields float matrix, 0.0 where omitted; malformed mask). Infinite values
+    stay, for the plausibility check to reject."""
     names = ENERGY_HISTORY.field_names
     rows = [tuple(map(r.get, names)) for r in records]
     bad = np.zeros(len(rows), dtype=bool)
@@ -119,7 +168,7 @@ def _known_values(records: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndar
         rows = [_coerced_row(row, bad, i) for i, row in enumerate(rows)]
     values = np.fromiter(chain.from_iterable(rows), dtype="float64",
                          count=len(rows) * len(names)).reshape(len(rows), len(names))
-    values[~np.isfinite(values)] = 0.0  # None -> NaN -> 0.0, as are non-finite numbers
+    values[np.isnan(values)] = 0.0  # None -> NaN -> 0.0
     return values, bad
 
 
@@ -175,42 +224,61 @@ def _reason(record: Any) -> str:
     return "malformed record"
 
 
-def backup_event_frame(response: Any, site_id: int | str) -> Frame:
+def backup_event_frame(response: Any, site_id: int | str,
+                       bounds: TimeBounds | None = None) -> Frame:
     """calendar_history kind=backup -> ``backup_event`` (time = event start)."""
     site = str(site_id)
     duration = Field("duration", Kind.FLOAT)
+    seconds_field = BACKUP_EVENT.fields[0]
 
     def parse(record: Mapping[str, Any]) -> Row:
         raw = pick((duration,), record).get("duration")
         values = {} if raw is None else {"duration_seconds": backup_duration_seconds(raw)}
-        return Row(parse_time(record.get("timestamp")), {"site_id": site}, values)
+        check_plausible(seconds_field, values.get("duration_seconds"))
+        return Row(_start(record.get("timestamp"), bounds), {"site_id": site}, values)
 
-    rows = parse_records(_body_list(response, "events"), parse, "backup_event", site_id=site)
-    return build_frame(BACKUP_EVENT, dedupe_by_time(rows))
+    parsed = parse_records(_body_list(response, "events"), parse, "backup_event", site_id=site)
+    return _history_frame(BACKUP_EVENT, parsed)
 
 
-def charge_session_frame(response: Any, site_id: int | str) -> Frame:
+def charge_session_frame(response: Any, site_id: int | str,
+                         bounds: TimeBounds | None = None) -> Frame:
     """telemetry_history kind=charge -> ``charge_session`` (time = charge start)."""
     site = str(site_id)
-    energy = CHARGE_SESSION.fields[0]
+    energy, duration = CHARGE_SESSION.fields
 
     def parse(record: Mapping[str, Any]) -> Row:
         values = pick((energy,), record)
         if record.get("charge_duration") is not None:
             values["duration_seconds"] = proto_duration_seconds(record["charge_duration"])
+            check_plausible(duration, values["duration_seconds"])
         din = record.get("din")
         tags = {"site_id": site, "din": din if isinstance(din, str) and din else None}
-        return Row(parse_time(record.get("charge_start_time")), tags, values)
+        return Row(_start(record.get("charge_start_time"), bounds), tags, values)
 
-    rows = parse_records(_body_list(response, "charge_history"), parse, "charge_session",
-                         site_id=site)
-    return build_frame(CHARGE_SESSION, dedupe_by_time(rows))
+    parsed = parse_records(_body_list(response, "charge_history"), parse, "charge_session",
+                           site_id=site)
+    return _history_frame(CHARGE_SESSION, parsed)
 
 
-def calendar_history_frame(kind: str, response: Any, site_id: int | str) -> Frame:
+def _start(value: Any, bounds: TimeBounds | None) -> int:
+    """A record's start instant (epoch seconds), checked against ``bounds``."""
+    seconds = parse_time(value)
+    if bounds is not None:
+        bounds.check(seconds)
+    return seconds
+
+
+def _history_frame(schema: Schema, parsed: Parsed) -> Frame:
+    frame = build_frame(schema, dedupe_by_time(parsed.rows))
+    return frame.with_skipped(parsed.skipped, parsed.reason)
+
+
+def calendar_history_frame(kind: str, response: Any, site_id: int | str,
+                           bounds: TimeBounds | None = None) -> Frame:
     """Dispatch by history ``kind``: energy, backup or charge."""
     transforms = {"energy": energy_history_frame, "backup": backup_event_frame,
                   "charge": charge_session_frame}
     if kind not in transforms:
         raise ValueError(f"unknown history kind {kind!r}; expected one of {sorted(transforms)}")
-    return transforms[kind](response, site_id)
+    return transforms[kind](response, site_id, bounds)

@@ -3,7 +3,9 @@
 Time is the response's own ``timestamp`` (offset-aware, converted to UTC). Every field is
 optional (``energy_left``/``total_pack_energy`` are often missing; ``wall_connectors`` may be
 ``[]`` or ``null``). The derived import/export and charge/discharge powers are >= 0 and are
-absent when their source power is absent. Pure: no I/O except a warning for malformed data.
+absent when their source power is absent. A sample dated outside the caller's ``TimeBounds``
+or holding a value off its field's plausibility limit is skipped whole. Pure: no I/O except a
+warning for malformed or implausible data.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collector.transform.fields import (
     WALL_CONNECTOR,
     MalformedRecord,
     Schema,
+    TimeBounds,
     pick,
 )
 from collector.transform.frame import Frame, Row, build_frame, parse_records, parse_time, unwrap
@@ -44,20 +47,25 @@ def derived_powers(values: dict[str, Any]) -> dict[str, float]:
     return derived
 
 
-def live_status_frames(response: Any, site_id: int | str,
-                       site_name: str | None = None) -> LiveStatusFrames:
+def live_status_frames(response: Any, site_id: int | str, site_name: str | None = None,
+                       bounds: TimeBounds | None = None) -> LiveStatusFrames:
     """Both frames of one live_status response (envelope optional). A response whose
-    timestamp is missing or unparseable gives two empty frames and a warning."""
+    timestamp is missing, unparseable or outside ``bounds``, or with a value off its field's
+    plausibility limit, gives two empty frames (``skipped`` 1) and one warning naming the
+    field and value."""
     body = unwrap(response)
     site = str(site_id)
     try:
         if not isinstance(body, dict):
             raise MalformedRecord("response is not an object")
         when = parse_time(body.get("timestamp"))
+        if bounds is not None:
+            bounds.check(when)
         values = pick(LIVE_STATUS.fields, body)
     except MalformedRecord as exc:
         log.warning("malformed_live_status_skipped", site_id=site, reason=str(exc))
-        return LiveStatusFrames(build_frame(LIVE_STATUS_FULL, []), build_frame(WALL_CONNECTOR, []))
+        return LiveStatusFrames(build_frame(LIVE_STATUS_FULL, []).with_skipped(1, str(exc)),
+                                build_frame(WALL_CONNECTOR, []))
     values.update(derived_powers(values))
     tags = {"site_id": site, "site_name": site_name or None}
     live = build_frame(LIVE_STATUS_FULL, [Row(when, tags, values)])
@@ -65,7 +73,8 @@ def live_status_frames(response: Any, site_id: int | str,
 
 
 def wall_connector_frame(connectors: Any, site_id: str, when: int) -> Frame:
-    """One row per Wall Connector, tagged by ``din``; entries without a din are skipped."""
+    """One row per Wall Connector, tagged by ``din``; entries without a din, or with a value
+    off its plausibility limit, are skipped."""
 
     def parse(entry: dict[str, Any]) -> Row:
         din = entry.get("din")
@@ -73,5 +82,5 @@ def wall_connector_frame(connectors: Any, site_id: str, when: int) -> Frame:
             raise MalformedRecord("wall connector without a din")
         return Row(when, {"site_id": site_id, "din": din}, pick(WALL_CONNECTOR.fields, entry))
 
-    rows = parse_records(connectors, parse, "wall_connectors", site_id=site_id)
-    return build_frame(WALL_CONNECTOR, rows)
+    parsed = parse_records(connectors, parse, "wall_connectors", site_id=site_id)
+    return build_frame(WALL_CONNECTOR, parsed.rows).with_skipped(parsed.skipped, parsed.reason)
