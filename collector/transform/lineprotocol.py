@@ -21,13 +21,14 @@ with the rest, on purpose rather than by writing a broken line:
   backslash"). A backslash before another backslash, ``,`` ``=`` space or ``"`` is read
   differently by the Go and Rust parsers. Such backslashes are dropped (``Home\\`` is stored
   as ``Home``, ``a\\\\b`` as ``a\\b``), so the line parses, and means the same, everywhere.
-- Tabs and line breaks in names become spaces (3 Core ends a tag at a tab; no line may break).
+- Tabs and line breaks in names become spaces (3 Core ends a tag at a tab; no line may break);
+  NUL becomes U+FFFD (3 Core refuses it in measurements, and InfluxQL cannot always name a
+  field holding it).
 - String field values escape ``"`` and ``\\``; a line break (CR or LF) becomes a space: the
   line must stay one line (the spool and the dead-letter file are line-based).
 - A lone UTF-16 surrogate (possible in decoded JSON, not encodable as UTF-8) becomes U+FFFD.
-- A name that is empty after this is left out (tag or field); a measurement that is empty,
-  starts with ``#`` (a comment line) or holds NUL (3 Core refuses it) is a programming error
-  (``ValueError``).
+- A name that is empty after this is left out (tag or field); a measurement that is empty or
+  starts with ``#`` (a comment line) is a programming error (``ValueError``).
 
 Precision: seconds (``WRITE_PRECISION``). Every timestamp this product writes is a whole
 second: API timestamps are whole seconds and collection times are floored to the second. A
@@ -51,7 +52,7 @@ from collector.transform.frame import Frame
 WRITE_PRECISION = "s"
 _NANOS_PER_SECOND = 1_000_000_000
 
-_NAME_BLANKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+_NAME_REPLACEMENTS = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\x00": "\ufffd"})
 _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -68,8 +69,8 @@ def _without_surrogates(text: str) -> str:
 
 def storable_name(text: str) -> str:
     """``text`` as InfluxDB stores it in a measurement, tag key, tag value or field key (see
-    the module docstring): blanks to spaces, unportable backslashes dropped."""
-    text = _without_surrogates(text.translate(_NAME_BLANKS))
+    the module docstring): blanks to spaces, NUL to U+FFFD, unportable backslashes dropped."""
+    text = _without_surrogates(text.translate(_NAME_REPLACEMENTS))
     return _UNPORTABLE_BACKSLASHES.sub("", text) if "\\" in text else text
 
 
@@ -81,8 +82,8 @@ def storable_string(text: str) -> str:
 @lru_cache(maxsize=64)
 def escape_measurement(name: str) -> str:
     text = storable_name(name)
-    if not text or text.startswith("#") or "\x00" in text:
-        raise ValueError(f"{name!r} cannot be a measurement name (empty, a comment line or NUL)")
+    if not text or text.startswith("#"):
+        raise ValueError(f"{name!r} cannot be a measurement name (empty, or a comment line)")
     return text.translate(_MEASUREMENT_ESCAPES)
 
 

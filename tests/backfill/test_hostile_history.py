@@ -14,6 +14,7 @@ import pytest
 
 from collector.cli import main
 from tests.support.rewrite import RewritingProxy
+from tests.support.settings import set_cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +57,7 @@ def proxy(sim) -> Iterator[RewritingProxy]:
 
 @pytest.fixture
 def env(monkeypatch, proxy, influxd, influx_db, tmp_state_dir) -> None:
-    values = {"TESLA_API_URL": proxy.url, "TESLA_ACCESS_TOKEN": "sim-access-token",
-              "INFLUX_URL": influxd.url, "INFLUX_BUCKET": f"{influx_db}/autogen",
-              "INFLUX_ORG": "-", "COLLECTOR_STATE_DIR": str(tmp_state_dir),
-              "COLLECTOR_BACKFILL_RATE": "200", "COLLECTOR_LOG_FORMAT": "json"}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE"):
-        monkeypatch.delenv(key, raising=False)
+    set_cli_env(monkeypatch, proxy.url, influxd.url, influx_db, tmp_state_dir)
 
 
 def _per_day(influxd, db: str, site: int) -> dict[str, int]:

@@ -22,6 +22,7 @@ from collector.sim import SimClock, SimConfig, SimServer
 from collector.sim.spec import default_site
 from collector.sink.deadletter import DEAD_LETTER_FILE
 from tests.support.rewrite import RewritingProxy
+from tests.support.settings import set_cli_env
 
 INSTALLED = date(2023, 3, 1)
 DIN = "1457768-02-G--PGT2212345ABCD"
@@ -49,14 +50,7 @@ def proxy(sim: SimServer) -> Iterator[RewritingProxy]:
 
 
 def _env(monkeypatch, api_url: str, influxd, db: str, state: Path) -> None:
-    env = {"TESLA_API_URL": api_url, "TESLA_ACCESS_TOKEN": "sim-access-token",
-           "INFLUX_URL": influxd.url, "INFLUX_BUCKET": f"{db}/autogen", "INFLUX_ORG": "-",
-           "COLLECTOR_STATE_DIR": str(state), "COLLECTOR_LOG_FORMAT": "json",
-           "COLLECTOR_BACKFILL_RATE": "200", "TESLA_MAX_RETRIES": "0"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE", "TESLA_AUTH_URL"):
-        monkeypatch.delenv(key, raising=False)
+    set_cli_env(monkeypatch, api_url, influxd.url, db, state, TESLA_MAX_RETRIES="0")
 
 
 def _tags(influxd, db: str, measurement: str, key: str) -> set[str]:

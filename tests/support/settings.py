@@ -23,3 +23,20 @@ def make_settings(url: str, database: str, state_dir: Path, *, token: str = "",
                               bucket=f"{database}/autogen", **influx),
         collector=collector,
     )
+
+
+def set_cli_env(monkeypatch: Any, api_url: str, influx_url: str, database: str,
+                state_dir: Path, **extra: str) -> None:
+    """Environment for ``collector.cli.main`` run in-process: the Fleet API at ``api_url`` (a
+    simulator or a proxy in front of it), bucket ``<database>/autogen`` at ``influx_url``,
+    JSON logs, a fast backfill budget; no config file, site list or zone from the caller's
+    environment. ``extra`` adds or overrides variables."""
+    env = {"TESLA_API_URL": api_url, "TESLA_ACCESS_TOKEN": "sim-access-token",
+           "INFLUX_URL": influx_url, "INFLUX_BUCKET": f"{database}/autogen", "INFLUX_ORG": "-",
+           "COLLECTOR_STATE_DIR": str(state_dir), "COLLECTOR_LOG_FORMAT": "json",
+           "COLLECTOR_BACKFILL_RATE": "200", **extra}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE", "TESLA_AUTH_URL"):
+        if key not in env:
+            monkeypatch.delenv(key, raising=False)
