@@ -9,7 +9,9 @@ they never print.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,9 +144,39 @@ def _api_url(raw: Any) -> str:
     return _url(raw)
 
 
+# --- numbers as people type them: ASCII digits only -------------------------------------
+# ``int``/``float`` also read "٣٥" (Arabic-Indic digits), "1_000" and "nan"; settings, command
+# arguments and tariff files take plain ASCII decimal numbers only.
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def is_ascii_digits(text: str) -> bool:
+    """``text`` is one or more of 0-9 (``str.isdigit`` also takes "٣" and "²")."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_whole_number(text: str) -> int:
+    """A whole number in ASCII digits, optionally signed; raises ValueError otherwise."""
+    stripped = text.strip()
+    if not is_ascii_digits(stripped.removeprefix("-").removeprefix("+")):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(stripped)
+
+
+def ascii_number(text: str) -> float:
+    """A finite decimal number in ASCII (``12``, ``-0.5``, ``1e3``); raises ValueError."""
+    stripped = text.strip()
+    if not _DECIMAL.fullmatch(stripped) or not math.isfinite(value := float(stripped)):
+        raise ValueError(f"{text!r} is not a number")
+    return value
+
+
 def _positive_float(raw: Any) -> float:
     try:
-        value = float(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise TypeError
+        value = ascii_number(raw) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError):
         raise ValueError("is not a number") from None
     if not value > 0 or value != value or value == float("inf"):
@@ -164,7 +196,7 @@ def _count(minimum: int) -> Callable[[Any], int]:
         if isinstance(raw, bool):
             raise ValueError("is not a whole number")
         try:
-            value = int(str(raw).strip())
+            value = ascii_whole_number(str(raw))
         except ValueError:
             raise ValueError("is not a whole number") from None
         if value < minimum:
@@ -200,7 +232,7 @@ def _site_ids(raw: Any) -> tuple[int, ...]:
         text = str(item).strip()
         if not text:
             continue
-        if not text.isdigit():
+        if not is_ascii_digits(text):
             raise ValueError(f"has {text!r}, which is not a numeric energy_site_id")
         ids.append(int(text))
     return tuple(ids)

@@ -2,6 +2,9 @@
 vectorized price lookup.
 
 What it is for:
+- ``parse_tariff_json(text)`` decodes a tariff file strictly: numbers are ASCII JSON numbers and
+  finite (``NaN``, ``Infinity``, ``1e999`` are refused), and a file nested too deeply for
+  Python is one line, not a ``RecursionError``.
 - ``load_tariff(document)`` turns decoded JSON (a bare ``tariff_content_v2`` or one wrapped in
   ``tariff_content_v2`` / ``tou_settings`` / ``response``) into a ``Tariff``; a document whose
   *structure* is wrong raises ``TariffFormatError`` (one line, exit 2).
@@ -32,6 +35,8 @@ Conventions (as the API sends them, protobuf style: zero-valued fields are omitt
   ``rates``/``periods`` wrappers), converted to the v2 shape.
 - A season object with neither dates nor periods (``"Winter": {}``, seen in real tariffs) is
   unused: it is ignored with a warning.
+- Prices are finite numbers (a non-finite one is a format error) within ``MAX_PRICE`` either
+  way (beyond it is a validation error: a typo or an overflow, never sent to Tesla).
 
 What it must not do: any I/O (files, network, clock, logging). Callers read files and sites.
 """
@@ -39,6 +44,8 @@ What it must not do: any I/O (files, network, clock, logging). Callers read file
 from __future__ import annotations
 
 import calendar
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +70,54 @@ for _m in range(1, 13):
         _DAY_OF_YEAR[_m, _d] = pd.Timestamp(_LEAP_YEAR, _m, _d).day_of_year - 1
 
 
+#: Largest price either way, per kWh (per kW for demand charges): the dearest real tariffs
+#: stay below 2 per kWh, so anything beyond 100 is a typo (cents for dollars) or an overflow.
+MAX_PRICE = 100.0
+#: Longest integer literal a tariff file may hold (Python refuses to convert 4,300+ digits).
+MAX_INTEGER_DIGITS = 30
+
+
 class TariffFormatError(UsageError):
     """The document is not a tariff_content_v2 structure (wrong JSON types or shape)."""
+
+
+# --- decoding ----------------------------------------------------------------------------
+
+
+class _BadNumber(ValueError):
+    """A number a tariff cannot hold (raised inside ``json.loads``)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text) if text.isascii() else math.nan
+    if not math.isfinite(value):
+        raise _BadNumber(f"the number {text[:40]} is not a finite ASCII number")
+    return value
+
+
+def _ascii_int(text: str) -> int:
+    if not text.isascii() or len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _BadNumber(f"the number {text[:40]} is not an ASCII number of at most "
+                         f"{MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _no_constant(name: str) -> float:
+    raise _BadNumber(f"{name} is not a number JSON allows; prices must be finite numbers")
+
+
+def parse_tariff_json(text: str) -> Any:
+    """Decoded JSON of a tariff file; ``TariffFormatError`` (one line) for invalid JSON, a
+    non-finite or non-ASCII number, or nesting too deep to decode."""
+    try:
+        return json.loads(text, parse_float=_finite_float, parse_int=_ascii_int,
+                          parse_constant=_no_constant)
+    except _BadNumber as exc:
+        raise TariffFormatError(str(exc)) from None
+    except RecursionError:
+        raise TariffFormatError("the JSON is nested too deeply to be a tariff") from None
+    except ValueError as exc:
+        raise TariffFormatError(f"not valid JSON: {exc}") from None
 
 
 # --- model -------------------------------------------------------------------------------
@@ -306,8 +359,10 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(value), f"{type(value).__name__} {value!r}")
+    """What a JSON value is, for messages (never the repr of a container: it may be huge or
+    nested beyond Python's recursion limit)."""
+    return {list: "a list", dict: "an object", str: "a string", bool: "true/false",
+            type(None): "null"}.get(type(value), f"{type(value).__name__} {value!r:.40}")
 
 
 def _text(obj: Mapping[str, Any], key: str) -> str:
@@ -329,6 +384,8 @@ def _whole(obj: Mapping[str, Any], key: str, where: str) -> int:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TariffFormatError(f"{where} must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise TariffFormatError(f"{where} must be a finite number, not {value!r}")
     return float(value)
 
 
@@ -574,6 +631,7 @@ def _charge_problems(side: Side) -> list[Problem]:
     for title, rates in ((side.title, side.energy),
                          (side.title.replace("energy", "demand"), side.demand)):
         out += [Problem("error", m) for m in _orphan_prices(side, title, rates)]
+        out += _absurd_prices(title, rates)
         out += _negative_prices(title, rates)
     sell = side.title.startswith("sell")
     for season in side.active_seasons():
@@ -604,6 +662,15 @@ def _orphan_prices(side: Side, title: str, rates: Rates) -> list[str]:
         out += [f"{title}: season {season_name} has a price for period {label}, which has no "
                 "time periods" for label in entry if label != ALL and label not in known]
     return out
+
+
+def _absurd_prices(title: str, rates: Rates) -> list[Problem]:
+    unit = "kW" if title.endswith("demand_charges") else "kWh"
+    return [Problem("error", f"{title}: season {season}, period {label}: price {price:g} is "
+                             f"beyond {MAX_PRICE:g} per {unit} either way; prices are per "
+                             f"{unit} in the tariff's currency (e.g. 0.25)")
+            for season, entry in rates.items() for label, price in entry.items()
+            if abs(price) > MAX_PRICE]
 
 
 def _negative_prices(title: str, rates: Rates) -> list[Problem]:

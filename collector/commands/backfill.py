@@ -28,7 +28,7 @@ from collector.backfill import (
     run_backfill,
 )
 from collector.commands.common import add_site_argument, discover_site_ids, settings_from
-from collector.config import Settings
+from collector.config import Settings, ascii_number, ascii_whole_number
 from collector.errors import UsageError
 from collector.sink import open_sink
 from collector.source import RateLimiter, build_client
@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_date(text: str) -> date:
     try:
+        if not text.isascii():
+            raise ValueError
         return date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-03-10") from None
@@ -82,7 +84,7 @@ def parse_kinds(text: str) -> tuple[str, ...]:
 
 def positive_int(text: str) -> int:
     try:
-        value = int(text)
+        value = ascii_whole_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
@@ -92,7 +94,7 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     try:
-        value = float(text)
+        value = ascii_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value < float("inf"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from collector.config import Settings, load_settings
+from collector.config import Settings, is_ascii_digits, load_settings
 from collector.errors import UsageError
 from collector.log import configure_logging, register_secret
 
@@ -34,7 +34,7 @@ def add_site_argument(parser: argparse.ArgumentParser, *, many: bool = False) ->
 
 
 def _site_id(text: str) -> int:
-    if not text.strip().isdigit():
+    if not is_ascii_digits(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a numeric energy_site_id")
     return int(text)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from collector import app
 from collector.commands.common import settings_from
-from collector.config import Secret, Settings
+from collector.config import Secret, Settings, is_ascii_digits
 from collector.log import get_logger
 
 log = get_logger(__name__)
@@ -45,7 +45,7 @@ def _positive(text: str) -> int:
 
 
 def _non_negative(text: str) -> int:
-    if not text.isdigit():
+    if not is_ascii_digits(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
     return int(text)
 

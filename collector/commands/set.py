@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collector.commands.common import add_site_argument, resolve_site, settings_from
+from collector.config import ascii_whole_number
 from collector.control import Capability, Change, Options, apply_change
 from collector.sink import InfluxSink
 from collector.source import build_client
@@ -25,7 +26,7 @@ EXPORT_RULES = ("battery_ok", "pv_only", "never")
 def percent(text: str) -> int:
     """A whole percent 0-100 (argparse type: a bad value is a usage error)."""
     try:
-        value = int(text.strip())
+        value = ascii_whole_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of percent") from None
     if not 0 <= value <= 100:

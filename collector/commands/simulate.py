@@ -11,6 +11,7 @@ import signal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from collector.config import ascii_number, is_ascii_digits
 from collector.errors import UsageError
 from collector.sim import SimConfig, SimServer, parse_fault_spec
 
@@ -44,19 +45,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not is_ascii_digits(text) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port 0-65535")
     return int(text)
 
 
 def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 50:
+    if not is_ascii_digits(text) or not 1 <= int(text) <= 50:
         raise argparse.ArgumentTypeError(f"{text!r} is not a site count 1-50")
     return int(text)
 
 
 def _small_count(text: str) -> int:
-    if not text.isdigit() or int(text) > 50:
+    if not is_ascii_digits(text) or int(text) > 50:
         raise argparse.ArgumentTypeError(f"{text!r} is not a site count 0-50")
     return int(text)
 
@@ -78,7 +79,7 @@ def _faults(text: str) -> Any:
 
 def _latency(text: str) -> float:
     try:
-        value = float(text)
+        value = ascii_number(text)
     except ValueError:
         value = -1.0
     if value < 0:

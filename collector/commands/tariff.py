@@ -11,7 +11,6 @@ output; the rules and the lookup live in ``collector.tariff``, the change flow i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +30,7 @@ from collector.tariff import (
     errors,
     hhmm,
     load_tariff,
+    parse_tariff_json,
     price_at,
     schedule,
     site_tariff_content,
@@ -72,18 +72,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     put.set_defaults(handler=handle_set)
 
 
+#: A tariff file is a few kB; refuse to read more than this.
+MAX_TARIFF_FILE_BYTES = 1 << 20
+
+
 def read_tariff_file(path: Path) -> Tariff:
-    """Load and parse a tariff file; any file, JSON or structure problem is one line."""
+    """Load and parse a tariff file; any file, encoding, JSON, number or structure problem
+    is one line (exit 2)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TARIFF_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read tariff file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_TARIFF_FILE_BYTES:
+        raise UsageError(f"{path} is larger than 1 MiB; a tariff file is a small JSON document")
     try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a text file (not UTF-8); a tariff file is JSON") from None
     try:
-        return load_tariff(document)
+        return load_tariff(parse_tariff_json(text))
     except TariffFormatError as exc:
         raise TariffFormatError(f"{path}: {exc}") from None
 
@@ -122,6 +130,8 @@ def _zone(args: argparse.Namespace) -> str:
 def parse_instant(text: str, zone: str) -> pd.Timestamp:
     """An aware instant: offsets are kept; wall time is placed in ``zone`` (strictly)."""
     try:
+        if not text.isascii():  # pandas reads "٢٠٢٤-..." as 2024-...
+            raise ValueError
         stamp = pd.Timestamp(text)
     except ValueError:
         raise UsageError(f"--at {text!r} is not an ISO 8601 timestamp") from None

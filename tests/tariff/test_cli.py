@@ -49,7 +49,7 @@ def test_validate_lists_every_problem_and_exits_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("content", "needle"), [
-    ('{"seasons": ', "is not valid JSON"),
+    ('{"seasons": ', "not valid JSON"),
     ('{"seasons": {"S": []}}', "seasons.S must be a JSON object, not a list"),
     ("[1, 2]", "must be a JSON object"),
 ])
