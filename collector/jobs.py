@@ -96,6 +96,15 @@ def requests_per_day(site_count: int, settings: Settings) -> int:
     return round(site_count * per_site)
 
 
+def usable(frame: Any, endpoint: str, site: Site) -> Any:
+    """``frame``, or ``InvalidResponse`` when the transform skipped the reply's only record
+    as malformed or implausible (it logged why): the site then counts as failing."""
+    if frame.skipped and frame.empty:
+        raise InvalidResponse(f"{endpoint} of site {site.site_id} was skipped: "
+                              f"{frame.skip_reason}", endpoint=endpoint)
+    return frame
+
+
 class Collector:
     """One cycle of each kind of collection, for a group of sites. No scheduling here."""
 
@@ -147,9 +156,7 @@ class Collector:
                 return []  # the API served the same sample again
         bounds = transform.TimeBounds.around(self._now(), site.installed)
         frames = transform.live_status_frames(response, site.site_id, site.name, bounds)
-        if frames.live_status.skipped:  # logged by the transform; the site counts as failing
-            raise InvalidResponse(f"live_status of site {site.site_id} was skipped: "
-                                  f"{frames.live_status.skip_reason}", endpoint="live_status")
+        usable(frames.live_status, "live_status", site)
         with self._lock:
             self._last_live[site.site_id] = stamp
         return frames
@@ -160,8 +167,9 @@ class Collector:
             site.name = str(info.get("site_name") or site.name)
             # The zone is the one resolved by the zone chain (at start or by the history job);
             # site_info's own installation_time_zone is only one of its sources.
-            return [transform.site_info_frame(info, site.site_id, site.name, self._now(),
-                                              site.time_zone)]
+            frame = transform.site_info_frame(info, site.site_id, site.name, self._now(),
+                                              site.time_zone)
+            return [usable(frame, "site_info", site)]
 
         return self._write(self._each_site("site_info", sites, fetch))
 

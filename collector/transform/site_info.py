@@ -39,7 +39,7 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
         values = pick(SITE_INFO.fields, body)
     except MalformedRecord as exc:
         log.warning("malformed_site_info_skipped", site_id=site, reason=str(exc))
-        return build_frame(SITE_INFO, [])
+        return build_frame(SITE_INFO, []).with_skipped(1, str(exc))
     values.update(_derived_export_rule(body.get("components"), values))
     name = body.get("site_name")
     name = name if isinstance(name, str) and name else site_name

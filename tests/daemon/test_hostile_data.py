@@ -142,3 +142,13 @@ def test_run_once_exits_1_when_influxdb_refuses_points(monkeypatch, sim, influxd
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "InfluxDB refused" in err and DEAD_LETTER_FILE in err
     assert (tmp_state_dir / DEAD_LETTER_FILE).exists()
+
+
+def test_run_once_never_writes_an_absurd_site_info(monkeypatch, proxy, influxd, influx_db,
+                                                   tmp_state_dir, capsys):
+    proxy.rewrite("site_info", lambda response, _q: {**response, "backup_reserve_percent": 1e308})
+    _env(monkeypatch, proxy.url, influxd, influx_db, tmp_state_dir)
+    assert main(["run", "--once"]) == 1
+    assert "backup_reserve_percent=1e+308" in capsys.readouterr().err
+    assert _count(influxd, influx_db, "site_info", "default_real_mode") == 0
+    assert _count(influxd, influx_db, "live_status", "load_power") == 1
