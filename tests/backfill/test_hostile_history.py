@@ -9,10 +9,15 @@ and the suite's influxd are the real product.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
+from collector.backfill import RunOptions, format_summary
+from collector.backfill.windows import day_start
 from collector.cli import main
+from collector.sim import FaultConfig, FaultRule
+from tests.backfill.conftest import LA
 from tests.support.rewrite import RewritingProxy
 from tests.support.settings import set_cli_env
 
@@ -105,3 +110,22 @@ def test_the_summary_counts_dropped_records_of_a_complete_run(env, sim, influxd,
     assert out.splitlines()[-1].startswith(
         "backfill complete; 5 record(s) were dropped as malformed or implausible")
     assert _per_day(influxd, influx_db, site) == {"2024-05-01": 283}
+
+
+def test_the_simulator_s_missing_fields_fault_ends_in_a_failed_backup_window(run, sim, influxd,
+                                                                           influx_db):
+    """The simulator's own ``missing`` fault drops every other key of a reply object: a backup
+    reply loses ``events`` and keeps ``total_events``. The window fails; nothing is called
+    complete, nothing is written."""
+    site = sim.site_ids[0]
+    start, end = date(2024, 1, 1), date(2024, 11, 20)
+    assert sim.backup_events(site, day_start(start, LA).timestamp(),
+                             day_start(end, LA).timestamp())  # there are events to lose
+    sim.set_faults(FaultConfig(missing=FaultRule(every=1),
+                               endpoints=frozenset({"calendar_history"})))
+    summary = run(start, end, kinds=("backup",), options=RunOptions(retry_delay_seconds=0.01))
+    stats = summary.get(site, "backup")
+    assert not summary.ok and (stats.failed, stats.done, stats.requests) == (1, 0, 3)
+    assert "events went missing" in stats.failures[0]
+    assert "failed window" in format_summary(summary)[-2]
+    assert influxd.query("SELECT count(*) FROM backup_event", db=influx_db) == []
