@@ -179,7 +179,8 @@ class Collector:
 
         def fetch(site: Site) -> list[Any]:
             self.history.refresh_recent(site.site_id)
-            site.time_zone = self.history.site(site.site_id).zone_name
+            context = self.history.site(site.site_id)
+            site.time_zone, site.installed = context.zone_name, context.installed
             return []
 
         self._each_site("history", sites, fetch)
