@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "status",
     "set",
     "tariff",
+    "cost",
     "check_config",
     "simulate",
 )

@@ -15,6 +15,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -95,6 +96,14 @@ class BackfillSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """Payback inputs for ``tesla-energy cost`` and the dashboards (0 / None: not set)."""
+
+    system_price: float = 0.0
+    installation_date: date | None = None
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "info"
     format: str = "auto"
@@ -107,6 +116,7 @@ class Settings:
     intervals: IntervalSettings = field(default_factory=IntervalSettings)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
+    cost: CostSettings = field(default_factory=CostSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source_file: Path | None = None
 
@@ -250,6 +260,31 @@ def _time_zone(raw: Any) -> str:
     return text
 
 
+def _money(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("is not a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be 0 (not set) or a positive amount in the tariff's currency")
+    return value
+
+
+def _optional_date(raw: Any) -> date | None:
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    text = _text(raw)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not a date like 2021-05-01 (empty: the site's installation "
+                         "date)") from None
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = _text(raw).lower()
@@ -299,6 +334,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("collector", "health_port", "COLLECTOR_HEALTH_PORT", _port),
     Spec("backfill", "concurrency", "COLLECTOR_BACKFILL_CONCURRENCY", _count(1)),
     Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),
+    Spec("cost", "system_price", "COLLECTOR_SYSTEM_PRICE", _money),
+    Spec("cost", "installation_date", "COLLECTOR_INSTALLATION_DATE", _optional_date),
     Spec("log", "level", "COLLECTOR_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
     Spec("log", "format", "COLLECTOR_LOG_FORMAT", _choice("auto", "json", "console")),
 )
@@ -309,6 +346,7 @@ _SECTION_TYPES = {
     "intervals": IntervalSettings,
     "collector": CollectorSettings,
     "backfill": BackfillSettings,
+    "cost": CostSettings,
     "log": LogSettings,
 }
 

@@ -5,7 +5,8 @@ a real misfire grace time, jitter, an immediate first run):
 
 - ``live``: ``live_status`` of each site -> ``live_status`` + ``wall_connector`` points; a
   sample with the same response timestamp as the last one written is not written again.
-- ``site_info``: settings snapshot -> ``site_info`` points.
+- ``site_info``: settings snapshot -> ``site_info`` points, plus a ``tariff_version`` point
+  whenever the site's tariff differs from the last stored snapshot.
 - ``history``: today's and yesterday's energy buckets (Tesla revises them), recent backup
   events and charge sessions, through the backfill machinery.
 - ``metrics``: request counters -> ``collector`` points, once a minute.
@@ -33,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collector import transform
 from collector.config import Settings
+from collector.cost.store import TariffRecorder
 from collector.errors import AuthRequired, CollectorError, InvalidResponse, RateLimited
 from collector.health import Health
 from collector.log import get_logger
@@ -116,6 +118,7 @@ class Collector:
         self.history = history
         self.clock = clock
         self.tracker = FailureTracker()
+        self.tariffs = TariffRecorder(sink)
         self._last_live: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -167,9 +170,12 @@ class Collector:
             site.name = str(info.get("site_name") or site.name)
             # The zone is the one resolved by the zone chain (at start or by the history job);
             # site_info's own installation_time_zone is only one of its sources.
-            frame = transform.site_info_frame(info, site.site_id, site.name, self._now(),
+            now = self._now()
+            frame = transform.site_info_frame(info, site.site_id, site.name, now,
                                               site.time_zone)
-            return [usable(frame, "site_info", site)]
+            frames = [usable(frame, "site_info", site)]
+            tariff = self.tariffs.frame(site.site_id, info, now)
+            return frames if tariff is None else [*frames, tariff]
 
         return self._write(self._each_site("site_info", sites, fetch))
 

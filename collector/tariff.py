@@ -10,7 +10,8 @@ What it is for:
   *structure* is wrong raises ``TariffFormatError`` (one line, exit 2).
 - ``validate(tariff)`` lists every problem at once, each naming the season, period and time:
   the rules of Tesla's ``time_of_use_settings`` endpoint (see the README, section control).
-- ``price_at(tariff, index, tz)`` prices a pandas ``DatetimeIndex`` in the site's zone.
+- ``price_at(tariff, index, tz)`` prices a pandas ``DatetimeIndex`` in the site's zone;
+  ``compile_tariff(tariff)`` compiles the lookup once for pricing many batches.
 
 Conventions (as the API sends them, protobuf style: zero-valued fields are omitted):
 - Days of week: 0 = Monday ... 6 = Sunday (Tesla's numbering, the same as
@@ -758,29 +759,63 @@ def _lookup(compiled: CompiledSide, month: np.ndarray, day: np.ndarray,
     return season, period, compiled.price[season, period]
 
 
-def price_at(tariff: Tariff, index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
-    """Buy and sell price, season and period in force at each instant of ``index``.
+@dataclass(frozen=True)
+class CompiledTariff:
+    """A tariff's lookup arrays, compiled once: price many batches of instants without
+    recompiling (``price_at`` compiles on every call). Also the per-kW demand rate per
+    season and period (``demand``, NaN where the tariff has none)."""
 
-    ``index`` holds instants (a naive index is taken as UTC); ``tz`` is the site's IANA zone.
-    Prices are the tariff's own (not Tesla's adjustments for negative or buy < sell prices);
-    NaN where the tariff has no price (e.g. no sell tariff).
-    """
-    local = (index if index.tz is not None else index.tz_localize("UTC")).tz_convert(tz)
-    month = np.asarray(local.month, dtype=np.intp)
-    day = np.asarray(local.day, dtype=np.intp)
-    minute_of_week = (np.asarray(local.day_of_week, dtype=np.intp) * MINUTES_PER_DAY
-                      + np.asarray(local.hour, dtype=np.intp) * 60
-                      + np.asarray(local.minute, dtype=np.intp))
+    tariff: Tariff
+    buy: CompiledSide
+    sell: CompiledSide | None
+    demand: np.ndarray  # (n_seasons + 1, n_periods + 1) per-kW demand rate of the buy side
+
+    def lookup(self, index: pd.DatetimeIndex,
+               tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(season code, period code, buy, sell) per instant as arrays: ``price_at`` without
+        the frame (codes index ``buy.seasons``/``buy.periods``, -1 where none applies)."""
+        local = (index if index.tz is not None else index.tz_localize("UTC")).tz_convert(tz)
+        month = np.asarray(local.month, dtype=np.intp)
+        day = np.asarray(local.day, dtype=np.intp)
+        minute_of_week = (np.asarray(local.day_of_week, dtype=np.intp) * MINUTES_PER_DAY
+                          + np.asarray(local.hour, dtype=np.intp) * 60
+                          + np.asarray(local.minute, dtype=np.intp))
+        season, period, buy_price = _lookup(self.buy, month, day, minute_of_week)
+        sell_price = (_lookup(self.sell, month, day, minute_of_week)[2]
+                      if self.sell else np.full(len(index), np.nan))
+        return season, period, buy_price, sell_price
+
+    def price_at(self, index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
+        """Buy and sell price, season and period in force at each instant of ``index``.
+
+        ``index`` holds instants (a naive index is taken as UTC); ``tz`` is the site's IANA
+        zone. Prices are the tariff's own (not Tesla's adjustments for negative or buy < sell
+        prices); NaN where the tariff has no price (e.g. no sell tariff).
+        """
+        season, period, buy_price, sell_price = self.lookup(index, tz)
+        return pd.DataFrame({
+            "buy": buy_price,
+            "sell": sell_price,
+            "season": pd.Categorical.from_codes(season, categories=list(self.buy.seasons)),
+            "period": pd.Categorical.from_codes(period, categories=list(self.buy.periods)),
+        }, index=index)
+
+
+def compile_tariff(tariff: Tariff) -> CompiledTariff:
+    """Compile both sides of ``tariff`` (run ``validate`` first for exact results)."""
     buy = compile_side(tariff.buy)
-    season, period, buy_price = _lookup(buy, month, day, minute_of_week)
-    sell_price = (_lookup(compile_side(tariff.sell), month, day, minute_of_week)[2]
-                  if tariff.sell else np.full(len(index), np.nan))
-    return pd.DataFrame({
-        "buy": buy_price,
-        "sell": sell_price,
-        "season": pd.Categorical.from_codes(season, categories=list(buy.seasons)),
-        "period": pd.Categorical.from_codes(period, categories=list(buy.periods)),
-    }, index=index)
+    demand = np.full(buy.price.shape, np.nan)
+    for row, season in enumerate(buy.seasons):
+        for column, label in enumerate(buy.periods):
+            found = tariff.buy.price(season, label, tariff.buy.demand)
+            demand[row, column] = np.nan if found is None else found
+    return CompiledTariff(tariff, buy, compile_side(tariff.sell) if tariff.sell else None,
+                          demand)
+
+
+def price_at(tariff: Tariff, index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
+    """``compile_tariff(tariff).price_at(index, tz)``: see ``CompiledTariff.price_at``."""
+    return compile_tariff(tariff).price_at(index, tz)
 
 
 # --- schedule (for display) --------------------------------------------------------------

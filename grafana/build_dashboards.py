@@ -43,11 +43,13 @@ Json = dict[str, Any]
 # --- queries -------------------------------------------------------------------------------
 
 
-def tail(group: str, fill: str) -> str:
-    """`` GROUP BY ... fill(...)`` plus ``tz('$tz')`` for day buckets ("" without a group)."""
+def tail(group: str, fill: str, by: str = "") -> str:
+    """`` GROUP BY ...[, "by"] fill(...)`` plus ``tz('$tz')`` for day buckets ("" without a
+    group)."""
     if not group:
         return ""
-    return f" {group} fill({fill})" + (" tz('$tz')" if group == DAY else "")
+    tag = f', "{by}"' if by else ""
+    return f" {group}{tag} fill({fill})" + (" tz('$tz')" if group == DAY else "")
 
 
 def sums(*columns: tuple[str, str]) -> str:
@@ -183,13 +185,18 @@ def timeseries(title: str, targets: list[Json], unit: str = "", bars: bool = Fal
     }
 
 
-def month_bars(title: str, query: str, unit: str, columns: list[str]) -> Json:
-    """Daily sums (table format) grouped into calendar months in the dashboard's zone."""
+def month_bars(title: str, query: str | list[str], unit: str, columns: list[str]) -> Json:
+    """Daily sums (table format) grouped into calendar months in the dashboard's zone; several
+    queries (one per measurement) are merged on their day first."""
+    queries = [query] if isinstance(query, str) else query
     group = {"Time": {"aggregations": [], "operation": "groupby"}}
     group.update({c: {"aggregations": ["sum"], "operation": "aggregate"} for c in columns})
     renames = {f"{c} (sum)": c for c in columns}
+    merge = [{"id": "merge", "options": {}}] if len(queries) > 1 else []
     return {
-        "type": "barchart", "title": title, "targets": [target(query, fmt="table")],
+        "type": "barchart", "title": title,
+        "targets": [target(q, ref=chr(ord("A") + i), fmt="table")
+                    for i, q in enumerate(queries)],
         "description": "Days cut at the site's midnight ($tz), grouped into calendar months "
                        "in the dashboard's time zone (set it to the site's zone when they "
                        "differ)",
@@ -199,6 +206,7 @@ def month_bars(title: str, query: str, unit: str, columns: list[str]) -> Json:
                     "xField": "Month", "xTickLabelRotation": -45,
                     "tooltip": {"mode": "multi", "sort": "none"}},
         "transformations": [
+            *merge,
             {"id": "formatTime", "options": {"outputFormat": "YYYY-MM", "timeField": "Time",
                                              "useTimezone": True}},
             {"id": "groupBy", "options": {"fields": group}},
@@ -449,22 +457,169 @@ def outages() -> Dashboard:
     )
 
 
+SESSIONS = ('SELECT "duration_seconds", "energy_added_wh", "cost", "solar_share" FROM '
+            f'"charge_session" WHERE $timeFilter AND {SITE} GROUP BY "din"')
+SESSION_UNITS = {"duration_seconds": "s", "energy_added_wh": "watth", "cost": "none",
+                 "solar_share": "percentunit"}
+
+
+def session_query(select: str) -> str:
+    return f'SELECT {select} FROM "charge_session" WHERE $timeFilter AND {SITE}{tail(DAY, "0")}'
+
+
+def charging_cost_month() -> Json:
+    return describe(month_bars("Charging cost per month", session_query(
+        'sum("cost") AS "Charging cost"'), "none", ["Charging cost"]),
+        "Each session's energy priced minute by minute at the tariff's buy price")
+
+
 def wall_connector() -> Dashboard:
-    sessions = ('SELECT "duration_seconds", "energy_added_wh" FROM "charge_session" WHERE '
-                f'$timeFilter AND {SITE} GROUP BY "din"')
-    per_day = ('SELECT sum("energy_added_wh") AS "Energy" FROM "charge_session" WHERE '
-               f'$timeFilter AND {SITE}{tail(DAY, "0")}')
+    per_day = session_query('sum("energy_added_wh") AS "Energy"')
     return Dashboard(
         uid="tesla-wall-connector", title="Tesla Energy: Wall Connector", time_from="now-30d",
-        description="Wall Connector power and charge sessions",
+        description="Wall Connector power and charge sessions with their cost",
         variables=[*site_variables(), tz_variable()],
         rows=[
             [(24, 8, timeseries("Power by connector", [target(series_query(
                 "wall_connector", 'mean("wall_connector_power")', by="din"),
                 alias="$tag_din")], "watt"))],
-            [(14, 9, table("Charge sessions", [target(sessions, fmt="table")],
-                           {"duration_seconds": "s", "energy_added_wh": "watth"})),
+            [(14, 9, describe(table("Charge sessions", [target(SESSIONS, fmt="table")],
+                                    SESSION_UNITS),
+                              "cost: in the tariff's currency; solar_share: the share of home "
+                              "use that came from solar while the session ran")),
              (10, 9, month_bars("Energy per month", per_day, "watth", ["Energy"]))],
+            [(24, 8, charging_cost_month())],
+        ],
+    )
+
+
+# --- cost ----------------------------------------------------------------------------------
+
+CHARGES = "energy_cost_charges"
+
+
+def cost_query(select: str, group: str = DAY, measurement: str = "energy_cost",
+               by: str = "", fill: str = "0") -> str:
+    return (f'SELECT {select} FROM "{measurement}" WHERE $timeFilter AND {SITE}'
+            f'{tail(group, fill, by)}')
+
+
+def charges_query(select: str, group: str = DAY, by: str = "", fill: str = "0") -> str:
+    return cost_query(select, group, CHARGES, by, fill)
+
+
+def stacked_by(names_to_groups: dict[str, str]) -> list[Json]:
+    """Overrides stacking each named series in its own group (side-by-side stacks)."""
+    return [{"matcher": {"id": "byName", "options": name},
+             "properties": [{"id": "custom.stacking",
+                             "value": {"group": group, "mode": "normal"}}]}
+            for name, group in names_to_groups.items()]
+
+
+def money_stat(title: str, query: str, description: str, decimals: int = 2) -> Json:
+    panel = stat(title, [target(query)], "none", calc="sum", decimals=decimals)
+    panel["options"]["graphMode"] = "none"
+    return describe(panel, description)
+
+
+#: Per-kWh prices: (name, money column of energy_cost, energy_history kWh column).
+PER_KWH = (("Paid per kWh imported", "import_cost", "grid_energy_imported"),
+           ("Net cost per kWh used", "net_cost", "total_home_usage"))
+
+
+def per_kwh_targets(group: str, ratios: tuple[tuple[str, str, str], ...] = PER_KWH
+                    ) -> tuple[list[Json], list[Json]]:
+    """Money sums (energy_cost) and kWh sums (energy_history) per group, and the Grafana
+    transformations that divide them (InfluxQL cannot divide across measurements)."""
+    targets, calculations, inputs = [], [], []
+    for number, (name, money, energy) in enumerate(ratios):
+        cost_col, kwh_col = f"{money} sum", f"{energy} kWh"
+        targets.append(target(cost_query(f'sum("{money}") AS "{cost_col}"', group,
+                                          fill="none"), ref=chr(65 + 2 * number), alias="$col"))
+        targets.append(target(
+            f'SELECT sum("{energy}") / 1000 AS "{kwh_col}" FROM "energy_history" WHERE '
+            f'$timeFilter AND {SITE}{tail(group, "none")}', ref=chr(66 + 2 * number),
+            alias="$col"))
+        calculations.append({"id": "calculateField", "options": {
+            "mode": "binary", "alias": name, "replaceFields": False,
+            "binary": {"left": cost_col, "operator": "/", "right": kwh_col}}})
+        inputs += [cost_col, kwh_col]
+    transformations = [{"id": "joinByField", "options": {"byField": "Time", "mode": "outer"}},
+                       *calculations,
+                       {"id": "organize", "options": {"excludeByName": dict.fromkeys(
+                           inputs, True)}}]
+    return targets, transformations
+
+
+def per_kwh_stat(ratio: tuple[str, str, str]) -> Json:
+    targets, transformations = per_kwh_targets("", (ratio,))
+    panel = stat(ratio[0], targets, "none", calc="lastNotNull", decimals=3)
+    panel["options"]["graphMode"] = "none"
+    return {**panel, "transformations": transformations}
+
+
+def cost() -> Dashboard:
+    energy_net = cost_query('sum("net_cost") AS "Energy"')
+    charges_by_kind = charges_query('sum("amount") AS "charges"', by="charge")
+    daily_net = timeseries("Net cost per day", [
+        target(energy_net), target(charges_by_kind, ref="B", alias="$tag_charge charges")],
+        "none", bars=True, stack=True)
+    monthly_net = month_bars("Net cost per month", [
+        energy_net, charges_query('sum("amount") AS "Fixed and demand charges"')], "none",
+        ["Energy", "Fixed and demand charges"])
+    split = timeseries("Savings: without solar and battery vs actual, per day", [
+        target(cost_query('sum("baseline_cost") AS "Energy without solar and battery", '
+                          'sum("net_cost") AS "Energy actual"')),
+        target(charges_query('sum("baseline_amount") AS "Charges without solar and battery", '
+                             'sum("amount") AS "Charges actual"'), ref="B"),
+    ], "none", bars=True)
+    split["fieldConfig"]["overrides"] = stacked_by({
+        "Energy without solar and battery": "baseline",
+        "Charges without solar and battery": "baseline",
+        "Energy actual": "actual", "Charges actual": "actual"})
+    price_targets, price_steps = per_kwh_targets(DAY)
+    prices = {**timeseries("Effective price per kWh, per day", price_targets, "none"),
+              "transformations": price_steps}
+    cumulative = timeseries("Cumulative savings (and the system price)", [
+        target(cost_query('cumulative_sum(sum("savings")) AS "Cumulative savings"')),
+        target(charges_query('max("system_price") AS "System price"', fill="none"), ref="B"),
+    ], "none")
+    sessions = describe(table("Charging cost per session", [target(SESSIONS, fmt="table")],
+                              SESSION_UNITS),
+                        "Each Wall Connector session: energy, cost at the buy price of the "
+                        "minutes it ran, and the share of home use covered by solar")
+    return Dashboard(
+        uid="tesla-cost", title="Tesla Energy: Cost & savings", time_from="now-90d",
+        description="What energy cost under the site's own tariff, what solar and the "
+                    "Powerwall saved, and what charging cost (amounts in the tariff's currency)",
+        variables=[*site_variables(), tz_variable()],
+        rows=[
+            [(4, 4, money_stat("Net energy cost", cost_query('sum("net_cost")', ""),
+                               "Imports at the buy price minus exports at the sell price")),
+             (4, 4, money_stat("Fixed and demand charges", charges_query('sum("amount")', ""),
+                               "Daily charges of each day and the demand charges of each "
+                               "month in the range")),
+             (4, 4, money_stat("Export credit", cost_query('sum("export_credit")', ""),
+                               "Exports at the sell price")),
+             (4, 4, money_stat("Savings on energy", cost_query('sum("savings")', ""),
+                               "Home usage at the buy price minus the net energy cost")),
+             (4, 4, describe(per_kwh_stat(PER_KWH[0]),
+                             "Import cost divided by the grid energy imported")),
+             (4, 4, describe(per_kwh_stat(PER_KWH[1]),
+                             "Net energy cost divided by the energy the home used"))],
+            [(12, 8, describe(daily_net, "Energy net cost plus daily and demand charges "
+                                         "(demand charges sit on the first day of the month)")),
+             (12, 8, monthly_net)],
+            [(12, 8, describe(split, "Left stack: the bill without solar and battery (home "
+                                     "usage at the buy price, the home's own demand peaks); "
+                                     "right stack: the actual bill")),
+             (12, 8, timeseries("Export credit per day", [target(cost_query(
+                 'sum("export_credit") AS "Export credit"'))], "none", bars=True))],
+            [(12, 8, prices),
+             (12, 8, describe(cumulative, "Savings on energy added up from the start of the "
+                                          "range; the system price (cost.system_price) is the "
+                                          "payback line"))],
+            [(14, 9, sessions), (10, 9, charging_cost_month())],
         ],
     )
 
@@ -534,6 +689,7 @@ DASHBOARDS = {
     "energy": energy,
     "outages": outages,
     "wall-connector": wall_connector,
+    "cost": cost,
     "settings-history": settings_history,
     "collector-health": collector_health,
 }

@@ -11,9 +11,12 @@ belongs to exactly one window and none is counted twice), then hands the reply t
 transform stage and serializes the frame with ``to_line_protocol`` (in the fetching worker
 thread, so the single writer thread only sends). A reply that answers without what the window
 must hold (``IncompleteReply``: a past day without buckets, every record skipped, backup events
-counted but not listed) is retried and then reported, never taken as an empty success. Field
-names, units, the zero-omission rule and the plausibility limits live in
-``collector.transform``; this module must not re-implement them.
+counted but not listed) is retried and then reported, never taken as an empty success. An energy
+window of a site with a tariff also keeps the bucket values its cost needs
+(``Converted.energy``): the writer prices each batch of windows at once (``collector.cost``).
+Field names, units, the zero-omission rule and the plausibility limits live in
+``collector.transform``, prices and costs in ``collector.cost``; this module must not
+re-implement them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from collector.backfill.windows import Window
+from collector.cost.service import SiteCosting
 from collector.errors import InvalidResponse
 from collector.transform import (
     Frame,
@@ -55,7 +59,7 @@ class Expectations:
     holds_data: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Converted:
     """The line protocol of one window plus what it contains; ``dropped``: records of the
     reply skipped as malformed or implausible (each reply's first reason is logged)."""
@@ -65,6 +69,7 @@ class Converted:
     events: int = 0
     sessions: int = 0
     dropped: int = 0
+    energy: Any = None  # the buckets' cost inputs when the site is priced
 
     @property
     def points(self) -> int:
@@ -200,7 +205,7 @@ def in_window(win: Window, rows: list[dict[str, Any]], time_key: str) -> list[di
     return list(kept.values())
 
 
-def _converted(win: Window, frame: Frame, **counts: int) -> Converted:
+def _converted(win: Window, frame: Frame, **counts: Any) -> Converted:
     """The window's lines; raises ``IncompleteReply`` when every record was skipped."""
     if frame.skipped and not len(frame):
         endpoint = "telemetry_history" if win.kind == "charge" else "calendar_history"
@@ -211,7 +216,7 @@ def _converted(win: Window, frame: Frame, **counts: int) -> Converted:
 
 
 def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool,
-                    expect: Expectations) -> Converted:
+                    expect: Expectations, costing: SiteCosting | None) -> Converted:
     rows = check_day(win, reply, zone, fixed)
     if not rows and expect.holds_data:
         state = "empty" if isinstance(reply.get("time_series"), list) else (
@@ -220,7 +225,8 @@ def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: boo
                               f"(time_series {state})", endpoint="calendar_history")
     frame = energy_history_frame({**reply, "time_series": rows}, site_id=win.site_id,
                                  bounds=expect.bounds)
-    return _converted(win, frame, buckets=len(frame))
+    energy = costing.inputs(frame) if costing is not None and len(frame) else None
+    return _converted(win, frame, buckets=len(frame), energy=energy)
 
 
 def check_event_count(reply: dict[str, Any]) -> None:
@@ -237,7 +243,7 @@ def check_event_count(reply: dict[str, Any]) -> None:
 
 
 def _convert_backup(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool,
-                    expect: Expectations) -> Converted:
+                    expect: Expectations, _costing: SiteCosting | None) -> Converted:
     check_event_count(reply)
     events = in_window(win, _rows(reply, "events", "calendar_history"), "timestamp")
     frame = backup_event_frame({**reply, "events": events}, site_id=win.site_id,
@@ -246,7 +252,7 @@ def _convert_backup(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: b
 
 
 def _convert_charge(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: bool,
-                    expect: Expectations) -> Converted:
+                    expect: Expectations, _costing: SiteCosting | None) -> Converted:
     sessions = in_window(win, _rows(reply, "charge_history", "telemetry_history"),
                          "charge_start_time")
     frame = charge_session_frame({**reply, "charge_history": sessions}, site_id=win.site_id,
@@ -254,7 +260,8 @@ def _convert_charge(win: Window, reply: dict[str, Any], _zone: tzinfo, _fixed: b
     return _converted(win, frame, sessions=len(frame))
 
 
-Converter = Callable[[Window, dict[str, Any], tzinfo, bool, Expectations], Converted]
+Converter = Callable[[Window, dict[str, Any], tzinfo, bool, Expectations,
+                      SiteCosting | None], Converted]
 CONVERTERS: dict[str, Converter] = {
     "energy": _convert_energy,
     "backup": _convert_backup,
@@ -263,10 +270,12 @@ CONVERTERS: dict[str, Converter] = {
 
 
 def convert(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool = False,
-            expect: Expectations = Expectations()) -> Converted:
+            expect: Expectations = Expectations(),
+            costing: SiteCosting | None = None) -> Converted:
     """Check ``reply`` against ``win`` and convert it (raises ``InvalidResponse``/``WrongDay``/
     ``IncompleteReply``); ``fixed``: the site's zone is a fixed offset (see ``check_day``);
-    ``expect``: plausible times and whether the window must hold data."""
+    ``expect``: plausible times and whether the window must hold data; with ``costing``,
+    energy windows keep their buckets' cost inputs."""
     if not isinstance(reply, dict):
         raise InvalidResponse("history reply is not an object", endpoint="calendar_history")
-    return CONVERTERS[win.kind](win, reply, zone, fixed, expect)
+    return CONVERTERS[win.kind](win, reply, zone, fixed, expect, costing)

@@ -6,7 +6,9 @@ budget and pauses every worker on a 429), check and convert the reply to line pr
 hand the result to one writer thread. The writer batches lines into ``sink.write`` calls and
 only after the sink returned (points in InfluxDB or in its fsync'd spool) marks the windows
 finished in the checkpoint, so a kill at any moment never loses a window that was claimed
-done. Fetching, parsing and writing therefore overlap.
+done. Fetching, parsing and writing therefore overlap. With a ``SiteCosting`` per site, the
+writer prices each batch's energy buckets and writes their ``energy_cost`` lines in the same
+write, and keeps the priced buckets for the settling of charges after the run.
 
 Failures are named by what happens next: bad or wrong-day replies and transient errors are
 retried per window and then reported; auth, rejected requests and sink failures stop the run.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,7 @@ from collector.backfill.progress import Progress
 from collector.backfill.site import ReplyZoneCheck, SiteContext
 from collector.backfill.stats import AttributedMetrics, Summary, attributed
 from collector.backfill.windows import Window, is_final
+from collector.cost.service import SiteCosting
 from collector.errors import CollectorError, InvalidResponse, RateLimited, TransientError
 from collector.log import get_logger
 from collector.transform import TimeBounds
@@ -37,6 +40,7 @@ log = get_logger(__name__)
 
 RETRYABLE = (WrongDay, InvalidResponse, TransientError, RateLimited)
 BATCH_POINTS = 5_000
+PRICE_ROWS = 20_000  # energy buckets priced together (the cost's per-call overhead is fixed)
 _DONE = object()
 
 
@@ -49,6 +53,7 @@ class RunOptions:
     retry_delay_seconds: float = 2.0
     batch_points: int = BATCH_POINTS
     flush_seconds: float = 1.0
+    price_rows: int = PRICE_ROWS
 
 
 @dataclass
@@ -74,10 +79,15 @@ class Runner:
         progress: Callable[[int], Progress] | None = None,
         stop: threading.Event | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        costing: Mapping[int, SiteCosting] | None = None,
     ) -> None:
         self.client = client
         self.sink = sink
         self.sites = sites
+        self.costing = dict(costing or {})
+        self._priced_energy: dict[int, list[Any]] = {}
+        self._unpriced: list[_Result] = []  # written windows whose costs are not yet
+        self._unpriced_rows = 0
         self.options = options
         self.checkpoint = checkpoint
         self.stop = stop or threading.Event()
@@ -183,7 +193,7 @@ class Runner:
                     reply = fetch(self.client, win, site.request_zone, site.fixed_offset)
                 self._zone_check.check(site, reply)
                 converted = convert(win, reply, site.zone, site.fixed_offset,
-                                    self._expectations(win, site))
+                                    self._expectations(win, site), self.costing.get(win.site_id))
                 return _Result(win, converted, retries)
             except RETRYABLE as exc:
                 last_error = str(exc)
@@ -220,7 +230,7 @@ class Runner:
             wait = max(0.0, deadline - time.monotonic()) if batch else None
             item = self._next_result(wait)
             if item is _DONE:
-                self._flush(batch)
+                self._flush(batch, final=True)
                 return
             if item is not None:
                 if not batch:
@@ -237,15 +247,15 @@ class Runner:
         except queue.Empty:
             return None
 
-    def _flush(self, batch: list[_Result]) -> None:
+    def _flush(self, batch: list[_Result], final: bool = False) -> None:
         """Write a batch, then (only then) checkpoint and count it. After a fatal error the
         writer keeps draining the queue, so no worker blocks, but writes nothing more."""
-        if not batch or self._summary.error:
+        if self._summary.error or not (batch or (final and self._unpriced)):
             return
         written = [r for r in batch if r.converted is not None]
         try:
-            self._write(written)
-            self._mark_checkpoint(written)
+            complete = self._write(written, final)
+            self._mark_checkpoint(complete)
         except Exception as exc:
             log.error("writing history failed; stopping", error=str(exc))
             self._fatal(f"writing history failed: {exc}",
@@ -253,10 +263,58 @@ class Runner:
             return
         self._count(batch)
 
-    def _write(self, written: list[_Result]) -> None:
+    def _write(self, written: list[_Result], final: bool) -> list[_Result]:
+        """Write the batch's lines plus, every ``price_rows`` buckets (and at the end), the
+        energy_cost lines of the windows waiting for them; returns the windows now complete
+        (a window waiting for its costs is checkpointed only once they are written)."""
         lines = [line for r in written if r.converted for line in r.converted.lines]
+        waiting = [r for r in written if self._priced_site(r)]
+        complete = [r for r in written if not self._priced_site(r)]
+        self._unpriced += waiting
+        self._unpriced_rows += sum(len(r.converted.energy) for r in waiting)
+        if self._unpriced and (final or self._unpriced_rows >= self.options.price_rows):
+            lines += self._cost_lines(self._unpriced)
+            complete += self._unpriced
+            self._unpriced, self._unpriced_rows = [], 0
         if lines:
             self.sink.write(lines)
+        return complete
+
+    def _priced_site(self, result: _Result) -> bool:
+        return (result.converted is not None and result.converted.energy is not None
+                and result.window.site_id in self.costing)
+
+    def _cost_lines(self, results: list[_Result]) -> list[str]:
+        """The energy_cost lines of ``results``, per site (a failure costs only the costs)."""
+        lines: list[str] = []
+        for site_id, frames in self._energy_by_site(results).items():
+            try:
+                cost_lines, unpriced = self.costing[site_id].energy_lines(frames)
+            except Exception:  # a bug in the cost must not stop the import
+                log.exception("pricing failed; buckets imported without costs",
+                              site_id=site_id)
+                continue
+            lines += cost_lines
+            with self._lock:
+                stats = self._summary.get(site_id, "energy")
+                stats.priced += len(cost_lines)
+                stats.unpriced += unpriced
+                self._priced_energy.setdefault(site_id, []).extend(frames)
+        return lines
+
+    def _energy_by_site(self, written: list[_Result]) -> dict[int, list[Any]]:
+        """The cost inputs of the batch's energy windows, per priced site."""
+        out: dict[int, list[Any]] = {}
+        for result in written:
+            energy = result.converted.energy if result.converted else None
+            if energy is not None and result.window.site_id in self.costing:
+                out.setdefault(result.window.site_id, []).append(energy)
+        return out
+
+    def priced_energy(self, site_id: int) -> list[Any]:
+        """The cost inputs of every bucket this run wrote and priced for ``site_id``."""
+        with self._lock:
+            return list(self._priced_energy.get(site_id, []))
 
     def _mark_checkpoint(self, written: list[_Result]) -> None:
         if self.checkpoint is None:

@@ -5,7 +5,8 @@ windows, and hands them to the ``Runner``. Date scopes are *local* dates in each
 ``end`` inclusive, capped at the site's today; the default start is the installation date.
 In ``missing`` mode the energy windows are only the days InfluxDB lacks or holds incompletely,
 plus today and yesterday (Tesla revises them); backup and charge windows are kept when they
-overlap such a day. This module holds no HTTP or InfluxDB code of its own.
+overlap such a day. Every run prices its energy buckets and settles charges and session costs
+(``collector.cost``). This module holds no HTTP or InfluxDB code of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from collector.backfill.runner import Runner, RunOptions
 from collector.backfill.site import Clock, SiteContext, resolve_site, utc_now
 from collector.backfill.stats import Summary
 from collector.backfill.windows import KINDS, Window, newest_first, plan_days, plan_kind
+from collector.cost.service import SiteCosting, costing_for, settle_quietly
+from collector.cost.store import TariffRecorder
 from collector.errors import UsageError
 from collector.log import get_logger
+from collector.tariff import site_tariff_content
 from collector.transform import site_info_frame
 
 log = get_logger(__name__)
@@ -108,16 +112,63 @@ def resolve_sites(client: Any, site_ids: Sequence[int], config_zone: str, *,
     return [resolve_site(client, site_id, config_zone, clock=now) for site_id in site_ids]
 
 
+PRICED_KINDS = ("energy", "charge")
+
+
+def _priced_days(windows: Sequence[Window]) -> dict[int, tuple[date, date]]:
+    """Per site, the local days first..last of its energy and charge windows."""
+    spans: dict[int, tuple[date, date]] = {}
+    for win in windows:
+        if win.kind in PRICED_KINDS:
+            first, last = spans.get(win.site_id, (win.first, win.last))
+            spans[win.site_id] = (min(first, win.first), max(last, win.last))
+    return spans
+
+
+def site_costing(sink: Any, sites: Sequence[SiteContext], windows: Sequence[Window], *,
+                 now: Clock = utc_now, system_price: float | None = None
+                 ) -> dict[int, SiteCosting]:
+    """The costing of each site that has energy or charge windows and a known tariff."""
+    spans = _priced_days(windows)
+    out = {}
+    for site in sites:
+        if site.site_id in spans:
+            found = costing_for(sink, site.site_id, site.zone_name,
+                                site_tariff_content(site.info), at=now(),
+                                system_price=system_price)
+            if found is not None:
+                out[site.site_id] = found
+    return out
+
+
 def run_windows(client: Any, sink: Any, sites: Sequence[SiteContext], windows: list[Window], *,
                 concurrency: int = 4, checkpoint: Checkpoint | None = None,
                 stop: threading.Event | None = None,
                 progress: Callable[[int], Progress] | None = None,
-                now: Clock = utc_now, options: RunOptions | None = None) -> Summary:
-    """Run planned windows with the given concurrency; returns the summary."""
+                now: Clock = utc_now, options: RunOptions | None = None,
+                system_price: float | None = None) -> Summary:
+    """Run planned windows with the given concurrency; returns the summary. Energy buckets
+    are priced as they are imported; afterwards the charges and session costs of the days
+    imported are settled (``collector.cost``)."""
     options = options or RunOptions(concurrency=concurrency)
+    costing = site_costing(sink, sites, windows, now=now, system_price=system_price)
     runner = Runner(client, sink, {s.site_id: s for s in sites}, options=options,
-                    checkpoint=checkpoint, progress=progress, stop=stop, now=now)
-    return runner.run(windows)
+                    checkpoint=checkpoint, progress=progress, stop=stop, now=now,
+                    costing=costing)
+    summary = runner.run(windows)
+    if not runner.stop.is_set():
+        for site_id, (first, last) in _priced_days(windows).items():
+            if site_id in costing:
+                settle_quietly(sink, costing[site_id], first, last,
+                               known=runner.priced_energy(site_id))
+    return summary
+
+
+def record_tariffs(sink: Any, sites: Sequence[SiteContext], now: Clock = utc_now) -> None:
+    """Store each site's current tariff as a snapshot when it differs from the last one."""
+    recorder = TariffRecorder(sink)
+    for site in sites:
+        recorder.record(site.site_id, site.info, now())
 
 
 def site_snapshots(sites: Sequence[SiteContext], now: Clock = utc_now) -> list[Any]:
@@ -132,10 +183,11 @@ def site_snapshots(sites: Sequence[SiteContext], now: Clock = utc_now) -> list[A
 
 def run_backfill(client: Any, sink: Any, site_ids: Sequence[int], scope: Scope, *,
                  config_zone: str = "", now: Clock = utc_now, **run_kwargs: Any) -> Summary:
-    """Resolve sites, record their ``site_info``, plan ``scope`` and run it (the
+    """Resolve sites, record their ``site_info`` and tariffs, plan ``scope`` and run it (the
     ``tesla-energy backfill`` command)."""
     sites = resolve_sites(client, site_ids, config_zone, now=now)
     sink.write(site_snapshots(sites, now))
+    record_tariffs(sink, sites, now)
     windows = plan(sites, scope, sink=sink, now=now)
     return run_windows(client, sink, sites, windows, now=now, **run_kwargs)
 
@@ -152,7 +204,7 @@ def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | Non
               config_zone: str = "", kinds: tuple[str, ...] = ("energy",),
               concurrency: int = 2, stop: threading.Event | None = None,
               now: Clock = utc_now, sites: Sequence[SiteContext] | None = None,
-              options: RunOptions | None = None) -> Summary:
+              options: RunOptions | None = None, system_price: float | None = None) -> Summary:
     """Fetch the energy days missing or incomplete in InfluxDB since ``since`` (the daemon's gap
     fill). ``since`` is a local date; None means the day of the newest stored bucket of each
     site (the last ``DEFAULT_GAP_DAYS`` days when nothing is stored). Today and yesterday are
@@ -166,7 +218,8 @@ def fill_gaps(client: Any, sink: Any, site_ids: Sequence[int], since: date | Non
         start = min(since or _gap_start(sink, site, today), today - timedelta(days=1))
         windows += plan([site], Scope(start=start, kinds=kinds, missing=True), sink=sink, now=now)
     return run_windows(client, sink, sites, newest_first(windows), concurrency=concurrency,
-                       stop=stop, progress=_quiet, now=now, options=options)
+                       stop=stop, progress=_quiet, now=now, options=options,
+                       system_price=system_price)
 
 
 def _gap_start(sink: Any, site: SiteContext, today: date) -> date:
@@ -182,6 +235,7 @@ class RecentHistory:
         self.client = client
         self.sink = sink
         self.config_zone = settings.tesla.time_zone
+        self.system_price = settings.cost.system_price or None
         self.options = options or RunOptions(concurrency=settings.backfill.concurrency)
         self._now = now
         self._sites: dict[int, SiteContext] = {}
@@ -224,7 +278,7 @@ class RecentHistory:
         windows = plan([site], scope, now=self._now)
         summary = run_windows(self.client, self.sink, [site], windows, progress=_silent,
                               now=self._now, options=replace(self.options, concurrency=1),
-                              stop=self.stop)
+                              stop=self.stop, system_price=self.system_price)
         return self._finish(summary)
 
     def fill_gaps(self, sites: Sequence[Any], since: date | None = None) -> Summary:
@@ -232,7 +286,8 @@ class RecentHistory:
         ``refresh_recent`` when a window failed."""
         contexts = [self.site(s.site_id) for s in sites]
         summary = fill_gaps(self.client, self.sink, [c.site_id for c in contexts], since,
-                            sites=contexts, now=self._now, options=self.options, stop=self.stop)
+                            sites=contexts, now=self._now, options=self.options, stop=self.stop,
+                            system_price=self.system_price)
         return self._finish(summary)
 
 

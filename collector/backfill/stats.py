@@ -34,6 +34,8 @@ class KindStats:
     events: int = 0
     sessions: int = 0
     dropped: int = 0  # records skipped as malformed or implausible (logged per reply)
+    priced: int = 0  # energy_cost points written with the buckets
+    unpriced: int = 0  # buckets the tariff has no buy price for
     requests: int = 0
     retries: int = 0
     started: float | None = None
@@ -95,10 +97,22 @@ def format_summary(summary: Summary) -> list[str]:
         cells = "".join(f"{getattr(s, c):>9}" for c in _COLUMNS)
         lines.append(f"{site_id:>16} {kind:7}{cells}{s.skipped:>9}{s.dropped:>9}{s.failed:>8}"
                      f"{s.wall_seconds:>8.1f}s")
+    lines.extend(_cost_lines(summary))
     lines.append(_status_line(summary))
     for s in summary.stats.values():
         lines.extend(f"  failed: {text}" for text in s.failures[:10])
     return lines
+
+
+def _cost_lines(summary: Summary) -> list[str]:
+    """What the import priced (only when a tariff was known, i.e. something was priced)."""
+    priced, unpriced = summary.total("priced"), summary.total("unpriced")
+    if not priced and not unpriced:
+        return []
+    line = f"energy cost: {priced} of {summary.total('buckets')} buckets priced"
+    if unpriced:
+        line += f"; {unpriced} have no buy price in the tariff (see 'tesla-energy cost')"
+    return [line]
 
 
 def _status_line(summary: Summary) -> str:

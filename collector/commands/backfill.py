@@ -13,7 +13,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 from collector.backfill import (
@@ -27,8 +26,14 @@ from collector.backfill import (
     resolve_sites,
     run_backfill,
 )
-from collector.commands.common import add_site_argument, discover_site_ids, settings_from
-from collector.config import Settings, ascii_number, ascii_whole_number
+from collector.commands.common import (
+    add_site_argument,
+    discover_site_ids,
+    parse_date,
+    positive_float,
+    settings_from,
+)
+from collector.config import Settings, ascii_whole_number
 from collector.errors import UsageError
 from collector.sink import open_sink
 from collector.source import RateLimiter, build_client
@@ -64,15 +69,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- argument types (argparse turns ArgumentTypeError into one line and exit 2) ---
 
 
-def parse_date(text: str) -> date:
-    try:
-        if not text.isascii():
-            raise ValueError
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-03-10") from None
-
-
 def parse_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(k.strip().lower() for k in text.split(",") if k.strip()))
     unknown = [k for k in kinds if k not in KINDS]
@@ -89,16 +85,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = ascii_number(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0")
     return value
 
 
@@ -158,7 +144,8 @@ def _import(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
         with stop_on_sigterm(stop):
             summary = run_backfill(client, sink, site_ids, scope,
                                    config_zone=settings.tesla.time_zone, concurrency=concurrency,
-                                   checkpoint=checkpoint, stop=stop)
+                                   checkpoint=checkpoint, stop=stop,
+                                   system_price=settings.cost.system_price or None)
     finally:
         sink.close()
     for line in format_summary(summary):

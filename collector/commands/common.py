@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from typing import Any
 
-from collector.config import Settings, is_ascii_digits, load_settings
+from collector.config import Settings, ascii_number, is_ascii_digits, load_settings
 from collector.errors import UsageError
 from collector.log import configure_logging, register_secret
 
@@ -58,3 +59,25 @@ def resolve_site(client: Any, settings: Settings, site: int | None) -> int:
     raise UsageError(
         f"the token sees {len(ids)} energy sites ({', '.join(map(str, ids))}); pick one with --site"
     )
+
+
+def parse_date(text: str) -> date:
+    """argparse type for a local date (``YYYY-MM-DD``, ASCII digits only): one line and exit 2
+    when wrong."""
+    try:
+        if not text.isascii():
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-03-10") from None
+
+
+def positive_float(text: str) -> float:
+    """argparse type for a number greater than 0 (a rate, an amount; ASCII digits only)."""
+    try:
+        value = ascii_number(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0")
+    return value

@@ -2,25 +2,35 @@
 
 Sub-commands: ``validate FILE`` (every problem at once; exit 0 valid, 2 invalid),
 ``price --at TIMESTAMP FILE`` (the buy and sell price in force at that instant, in the site's
-zone), ``show`` (the site's current tariff, or a file's, as a table) and ``set FILE`` (validate,
-show, confirm, POST ``time_of_use_settings``). This module reads files and sites and formats
-output; the rules and the lookup live in ``collector.tariff``, the change flow in
+zone), ``show`` (the site's current tariff, or a file's, as a table), ``set FILE`` (validate,
+show, confirm, POST ``time_of_use_settings``), ``history`` (the site's stored tariff timeline)
+and ``use FILE --site ID --from DATE [--to DATE]`` (declare the tariff of a past range; nothing
+is sent to Tesla). This module reads files and sites and formats output; the rules and the
+lookup live in ``collector.tariff``, the timeline in ``collector.cost``, the change flow in
 ``collector.control``. It must not hold tariff logic of its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from collector.commands.common import add_site_argument, resolve_site, settings_from
+from collector.commands.common import (
+    add_site_argument,
+    parse_date,
+    resolve_site,
+    settings_from,
+)
 from collector.commands.set import add_change_arguments, run_change
 from collector.control import Change
-from collector.errors import UsageError
+from collector.errors import CollectorError, UsageError
 from collector.source import build_client
 from collector.tariff import (
     Side,
@@ -70,6 +80,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     put.add_argument("file", type=Path, metavar="FILE")
     add_change_arguments(put)
     put.set_defaults(handler=handle_set)
+    history = actions.add_parser("history", help="the site's tariff timeline",
+                                 description="The tariff versions stored for the site: "
+                                 "site_info snapshots and declared files, with the range each "
+                                 "one prices.")
+    add_site_argument(history)
+    history.add_argument("--format", choices=("table", "json"), default="table",
+                         help="table (default) or json")
+    history.set_defaults(handler=handle_history)
+    use = actions.add_parser("use", help="declare the tariff of a past period (nothing is "
+                             "sent to Tesla)",
+                             description="Validate FILE like 'tariff set' and store it as the "
+                             "tariff in force on local days --from..--to (inclusive; open-ended "
+                             "without --to: until the next known version). Declared ranges "
+                             "win over site_info snapshots. Then reprice the range with "
+                             "'tesla-energy cost --recompute'.")
+    use.add_argument("file", type=Path, metavar="FILE")
+    add_site_argument(use)
+    use.add_argument("--from", dest="from_day", type=parse_date, required=True,
+                     metavar="YYYY-MM-DD", help="first local day the tariff applied")
+    use.add_argument("--to", dest="to_day", type=parse_date, metavar="YYYY-MM-DD",
+                     help="last local day it applied, inclusive (default: until the next "
+                     "known version)")
+    use.set_defaults(handler=handle_use)
 
 
 #: A tariff file is a few kB; refuse to read more than this.
@@ -227,3 +260,85 @@ def handle_set(args: argparse.Namespace) -> int:
     change = Change("time_of_use_settings", {"tou_settings": {"tariff_content_v2": content}},
                     {"tariff_content_v2": content})
     return run_change(args, change)
+
+
+# --- the timeline: history and use --------------------------------------------------------
+
+
+def _local(seconds: int | None, zone: str) -> str:
+    if seconds is None:
+        return "(open)"
+    return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(zone).strftime(
+        "%Y-%m-%d %H:%M")
+
+
+def timeline_rows(timeline: Any, zone: str) -> list[dict[str, Any]]:
+    """One row per stored version with the range it prices (for display)."""
+    return [{"from": _local(v.start, zone), "until": _local(timeline.end_of(i), zone),
+             "source": v.source, "currency": v.currency, "sha256": v.sha256,
+             "tariff": v.title()} for i, v in enumerate(timeline.versions)]
+
+
+def handle_history(args: argparse.Namespace) -> int:
+    from collector.commands.cost import resolve_context
+    from collector.cost.store import load_timeline
+    from collector.sink import open_sink
+
+    settings = settings_from(args)
+    site = resolve_context(settings, args.site)
+    with open_sink(settings) as sink:
+        timeline = load_timeline(sink, site.site_id)
+    rows = timeline_rows(timeline, site.zone_name)
+    if args.format == "json":
+        print(json.dumps({"site_id": site.site_id, "time_zone": site.zone_name,
+                          "versions": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"site {site.site_id}: no tariff stored yet; the daemon and backfill record the "
+              "site's tariff from site_info, or declare one with 'tesla-energy tariff use'")
+        return 0
+    print(f"Tariff timeline of site {site.site_id} (times in {site.zone_name}; declared "
+          "ranges win over site_info snapshots)")
+    print(f"  {'from':16}  {'until':16}  {'source':9}  {'currency':8}  {'sha256':12}  tariff")
+    for row in rows:
+        print(f"  {row['from']:16}  {row['until']:16}  {row['source']:9}  {row['currency']:8}"
+              f"  {row['sha256'][:12]:12}  {row['tariff']}")
+    print(f"Buckets before {rows[0]['from']} are priced with the earliest version (an "
+          "assumption every cost report states).")
+    return 0
+
+
+def handle_use(args: argparse.Namespace) -> int:
+    if args.site is None:
+        raise UsageError("tariff use needs --site ID: a declared tariff belongs to one site")
+    if args.to_day and args.to_day < args.from_day:
+        raise UsageError(f"--to {args.to_day} is before --from {args.from_day}")
+    tariff = read_tariff_file(args.file)
+    require_valid(tariff, str(args.file))
+    from collector.commands.cost import resolve_context
+    from collector.cost.service import day_start
+    from collector.cost.store import declared_version, version_frame
+    from collector.sink import open_sink
+
+    settings = settings_from(args)
+    site = resolve_context(settings, args.site)
+    if args.from_day > site.today():
+        raise UsageError(f"--from {args.from_day} is in the future; 'tariff use' declares "
+                         "past tariffs, 'tariff set' changes the site's tariff")
+    zone = site.zone_name
+    start = pd.Timestamp(day_start(args.from_day, zone), unit="s", tz="UTC")
+    until = (None if args.to_day is None else
+             pd.Timestamp(day_start(args.to_day + timedelta(days=1), zone), unit="s", tz="UTC"))
+    version = declared_version(tariff.content, start, until)
+    with open_sink(settings) as sink:
+        result = sink.write(version_frame(version, site.site_id))
+    span = f"{args.from_day} .. {args.to_day or '(until the next known version)'}"
+    if not result.written:
+        raise CollectorError(f"InfluxDB did not take the declaration (spooled: {result.spooled});"
+                             " it is written when InfluxDB is back; run the command again then")
+    print(f"declared {version.title()} ({tariff.currency}) for site {site.site_id}, local days "
+          f"{span} in {zone}; nothing was sent to Tesla")
+    end = args.to_day or site.today()
+    print(f"reprice that range: tesla-energy cost --site {site.site_id} --start {args.from_day} "
+          f"--end {end} --recompute")
+    return 0

@@ -93,6 +93,11 @@ COUNT = Limit("count", 0, 10_000)
 #: State and fault codes: any 32-bit integer (also keeps a 1e308 "integer" out of an ``i``
 #: field, which InfluxDB would refuse).
 CODE = Limit("code", -(2**31), 2**31 - 1)
+#: Computed by collector.cost (declared like the API's fields; a tariff's own prices are
+#: checked when it is read): prices per kWh or kW, amounts, shares.
+PRICE = Limit("price", -1e4, 1e4)
+AMOUNT = Limit("amount", -1e9, 1e9)
+SHARE = Limit("share", 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -224,11 +229,46 @@ BACKUP_EVENT = Schema("backup_event", ("site_id",), (
 CHARGE_SESSION = Schema("charge_session", ("site_id", "din"), (
     Field("energy_added_wh", Kind.FLOAT, "Wh", limit=SESSION_ENERGY),
     Field("duration_seconds", Kind.FLOAT, "s", source=("charge_duration",), limit=DURATION),
+    Field("cost", Kind.FLOAT, "currency", limit=AMOUNT),  # written by collector.cost
+    Field("solar_share", Kind.FLOAT, "0-1", limit=SHARE),  # written by collector.cost
 ))
 
 CONTROL_EVENT = Schema("control_event", ("site_id", "setting"), (
     Field("value", Kind.STR),
     Field("previous", Kind.STR),
+))
+
+TARIFF_VERSION = Schema("tariff_version", ("site_id", "source"), (
+    Field("sha256", Kind.STR),
+    Field("name", Kind.STR),
+    Field("utility", Kind.STR),
+    Field("code", Kind.STR),
+    Field("currency", Kind.STR),
+    Field("content", Kind.STR),  # the tariff_content_v2 JSON (compact, sorted keys)
+    Field("until", Kind.STR),  # declared ranges only: RFC 3339 UTC end (exclusive)
+))
+
+
+def _money(*names: str, limit: Limit = AMOUNT) -> tuple[Field, ...]:
+    return tuple(Field(n, Kind.FLOAT, "currency", limit=limit) for n in names)
+
+
+#: One point per energy_history bucket (same time): its prices and costs.
+ENERGY_COST = Schema("energy_cost", ("site_id", "currency"), (
+    *_money("buy_price", "sell_price", limit=PRICE),  # per kWh
+    *_money("import_cost", "export_credit", "net_cost", "baseline_cost", "savings"),
+    Field("tariff_sha256", Kind.STR),
+))
+
+#: Fixed and demand charges: ``charge=daily`` at each local day start, ``charge=demand`` (tag
+#: ``period``) at each local month start. ``baseline_*``: the same charge without solar and
+#: battery (demand from home usage instead of grid import).
+ENERGY_COST_CHARGES = Schema("energy_cost_charges", ("site_id", "currency", "charge", "period"), (
+    *_money("amount", "baseline_amount"),
+    Field("rate", Kind.FLOAT, "currency/kW", limit=PRICE),
+    *_watts("peak_power_w", "baseline_peak_power_w"),
+    Field("system_price", Kind.FLOAT, "currency", limit=AMOUNT),
+    Field("tariff_sha256", Kind.STR),
 ))
 
 COLLECTOR = Schema("collector", ("job", "endpoint"), (
@@ -242,7 +282,7 @@ COLLECTOR = Schema("collector", ("job", "endpoint"), (
 
 SCHEMAS: dict[str, Schema] = {s.measurement: s for s in (
     LIVE_STATUS, WALL_CONNECTOR, SITE_INFO, ENERGY_HISTORY, BACKUP_EVENT, CHARGE_SESSION,
-    CONTROL_EVENT, COLLECTOR)}
+    CONTROL_EVENT, TARIFF_VERSION, ENERGY_COST, ENERGY_COST_CHARGES, COLLECTOR)}
 
 
 # --- value coercion: the API's JSON value -> the field's Python type, or None when absent ---

@@ -245,7 +245,7 @@ def charge_session_frame(response: Any, site_id: int | str,
                          bounds: TimeBounds | None = None) -> Frame:
     """telemetry_history kind=charge -> ``charge_session`` (time = charge start)."""
     site = str(site_id)
-    energy, duration = CHARGE_SESSION.fields
+    energy, duration = CHARGE_SESSION.fields[:2]  # the API's fields (cost: collector.cost)
 
     def parse(record: Mapping[str, Any]) -> Row:
         values = pick((energy,), record)

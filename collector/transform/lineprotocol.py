@@ -141,7 +141,8 @@ def _whole_number_texts() -> np.ndarray:
 def _float_texts(floats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(value texts, present mask) of a float block: ``repr`` text, the shortest round-trip
     form (``780.0``, ``38509.6384``, ``1e+20``), always with a ``.`` or exponent; small whole
-    numbers come from a table (same text, no per-value formatting); non-finite is absent."""
+    numbers come from a table (same text, no per-value formatting), other values are formatted
+    once per distinct value; non-finite is absent."""
     present = np.isfinite(floats)
     texts = np.empty(floats.shape, dtype=object)
     table = _whole_number_texts()
@@ -151,7 +152,10 @@ def _float_texts(floats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     texts[small] = table[floats[small].astype(np.intp)]
     other = present & ~small
     if other.any():
-        texts[other] = np.array(list(map(repr, floats[other].tolist())), dtype=object)
+        # Each distinct value is formatted once (costs and prices repeat a lot).
+        distinct, inverse = np.unique(floats[other], return_inverse=True)
+        rendered = np.array(list(map(repr, distinct.tolist())), dtype=object)
+        texts[other] = rendered[inverse.ravel()]
     return texts, present
 
 
@@ -192,11 +196,18 @@ def _field_texts(frame: Frame, kinds: list[Kind],
     return texts, present
 
 
+def _constant(column: np.ndarray) -> bool:
+    """Whether an object column holds one and the same string on every row."""
+    first = column[0] if len(column) else None
+    return isinstance(first, str) and bool((column == first).all())
+
+
 def _heads(frame: Frame, values: np.ndarray | None) -> list[str]:
     """``measurement,tag=value,...`` per row (empty and missing tags left out); each distinct
     tag value is escaped once."""
     measurement = escape_measurement(frame.measurement)
     heads = [measurement] * len(frame.data)
+    uniform = True  # every head is the same string (constant tags so far)
     for tag in frame.tags:
         if not escape_key(tag):
             continue  # nothing storable left of the key: the tag cannot be written
@@ -205,6 +216,11 @@ def _heads(frame: Frame, values: np.ndarray | None) -> list[str]:
         else:
             column = values[:, frame.data.columns.get_loc(tag)]
         key = "," + escape_key(tag) + "="
+        if uniform and _constant(column):
+            text = _tag_or_none(column[0])
+            heads = [heads[0] + ("" if text is None else key + text)] * len(heads)
+            continue
+        uniform = False
         rendered: dict[Any, str] = {}
         pieces = []
         for value in column.tolist():
@@ -225,15 +241,81 @@ def _heads(frame: Frame, values: np.ndarray | None) -> list[str]:
 _MAX_PATTERNS = 32
 
 
+def _constant_strings(frame: Frame) -> dict[str, str]:
+    """String fields that hold one and the same value on every row of a multi-row frame
+    (e.g. a tariff hash): rendered once, into the line template, instead of per row."""
+    constants: dict[str, str] = {}
+    if len(frame) < 2:
+        return constants
+    tags = set(frame.tags)
+    for name, dtype in frame.data.dtypes.items():
+        if name in tags or _kind(dtype) is not Kind.STR:
+            continue
+        values = frame.data[name].to_numpy(dtype=object)
+        if _constant(values):
+            constants[name] = escape_string(values[0])
+    return constants
+
+
 def to_line_protocol(frame: Frame) -> list[str]:
     """The frame's points as line-protocol lines (seconds precision), in index order.
 
     Values are rendered per column block with numpy; rows sharing the same set of present
-    fields are formatted with one ``%`` template (``head key=value,... stamp``).
+    fields are formatted with one ``%`` template (``head key=value,...``), then the stamp is
+    appended. A string field with the same value on every row is written once into the
+    template (after the other fields), so frames of floats plus such a field take the
+    all-float path; in a large all-float frame, rows with the same tags and values (night
+    buckets, costs of equal buckets) are formatted once.
     """
     if frame.empty:
         return []
-    stamps = epoch_seconds_of(frame.data.index)
+    constants = _constant_strings(frame)
+    if constants:
+        frame = Frame(frame.measurement, frame.data.drop(columns=list(constants)), frame.tags)
+    literals = [f"{escape_key(name)}={text}".replace("%", "%%")
+                for name, text in constants.items()]
+    stamps = epoch_seconds_of(frame.data.index).tolist()
+    distinct = _distinct_rows(frame)
+    if distinct is None:
+        bodies, codes = _bodies(frame, literals), range(len(stamps))
+    else:
+        first, codes = distinct
+        bodies = _bodies(Frame(frame.measurement, frame.data.iloc[first], frame.tags),
+                         literals)
+    return [f"{bodies[c]} {s}" for c, s in zip(codes, stamps, strict=True)
+            if bodies[c] is not None]
+
+
+#: All-float frames from this many rows on are checked for repeated rows.
+_DISTINCT_MIN_ROWS = 1000
+
+
+def _floats_only(frame: Frame) -> bool:
+    return all(_kind(frame.data[name].dtype) is Kind.FLOAT for name in frame.fields)
+
+
+def _distinct_rows(frame: Frame) -> tuple[np.ndarray, list[int]] | None:
+    """(position of each distinct row's first occurrence, per row the number of its distinct
+    row) for a large all-float frame whose rows repeat; None otherwise. Rows are the same when
+    their tag values and the bytes of their field values are."""
+    if len(frame) < _DISTINCT_MIN_ROWS or not _floats_only(frame):
+        return None
+    data = frame.data
+    columns = [data[list(frame.fields)].to_numpy(dtype="float64", na_value=np.nan)]
+    columns += [pd.factorize(data[tag], use_na_sentinel=True)[0].astype("float64")[:, None]
+                for tag in frame.tags]
+    matrix = np.ascontiguousarray(np.hstack(columns))
+    keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+    codes, distinct = pd.factorize(keys)
+    if len(distinct) > len(frame) // 2:
+        return None
+    first = np.full(len(distinct), len(frame), dtype=np.intp)
+    np.minimum.at(first, codes, np.arange(len(frame)))
+    return first, codes.tolist()
+
+
+def _bodies(frame: Frame, literals: list[str]) -> list[str | None]:
+    """``measurement,tags fields`` of every row (None where a row has no field to write)."""
     kinds = [_kind(dtype) for dtype in frame.data.dtypes.tolist()]
     tags = set(frame.tags)
     floats_only = all(kind is Kind.FLOAT for kind, name in zip(kinds, frame.data.columns,
@@ -242,41 +324,41 @@ def to_line_protocol(frame: Frame) -> list[str]:
     values = None if floats_only and len(frame) > 16 else (
         frame.data.to_numpy(dtype=object, na_value=None))
     texts, present = _field_texts(frame, kinds, values)
-    table = np.empty((len(texts), texts.shape[1] + 2), dtype=object)
+    table = np.empty((len(texts), texts.shape[1] + 1), dtype=object)
     table[:, 0] = _heads(frame, values)
-    table[:, 1:-1] = texts
-    table[:, -1] = stamps.astype(object)
+    table[:, 1:] = texts
     names = [escape_key(name) for name in frame.fields]
     if not all(names):  # a field key with nothing storable left is not written
         present &= np.array([bool(name) for name in names])
     keys = [name.replace("%", "%%") + "=%s" for name in names]
     if present.all():
-        return _format(table, keys)
+        return _format(table, keys + literals)
     patterns, inverse = np.unique(present, axis=0, return_inverse=True)
     if len(patterns) > _MAX_PATTERNS:
-        return _join_rows(table, present, names)
-    lines = np.empty(len(table), dtype=object)
+        return _join_rows(table, present, names, [t.replace("%%", "%") for t in literals])
+    bodies = np.full(len(table), None, dtype=object)
     for number, pattern in enumerate(patterns):
-        if not pattern.any():
+        if not pattern.any() and not literals:
             continue
         rows = np.flatnonzero(inverse.ravel() == number)
-        columns = [0, *(np.flatnonzero(pattern) + 1).tolist(), table.shape[1] - 1]
-        lines[rows] = _format(table[np.ix_(rows, columns)],
-                              [keys[c - 1] for c in columns[1:-1]])
-    return [line for line in lines.tolist() if line is not None]
+        columns = [0, *(np.flatnonzero(pattern) + 1).tolist()]
+        bodies[rows] = _format(table[np.ix_(rows, columns)],
+                               [keys[c - 1] for c in columns[1:]] + literals)
+    return bodies.tolist()
 
 
 def _format(table: np.ndarray, keys: list[str]) -> list[str]:
-    """One line per row of ``table`` (head, value texts..., stamp), all values present."""
-    template = "%s " + ",".join(keys) + " %d"
+    """One body per row of ``table`` (head, value texts...), all values present."""
+    template = "%s " + ",".join(keys)
     return [template % row for row in map(tuple, table.tolist())]
 
 
-def _join_rows(table: np.ndarray, present: np.ndarray, names: list[str]) -> list[str]:
+def _join_rows(table: np.ndarray, present: np.ndarray, names: list[str],
+               literals: list[str]) -> list[str | None]:
     """Row-by-row join for frames whose rows have many different present-field sets."""
-    lines = []
+    bodies: list[str | None] = []
     for row, mask in zip(table.tolist(), present.tolist(), strict=True):
-        body = ",".join([n + "=" + t for n, t, m in zip(names, row[1:-1], mask, strict=True) if m])
-        if body:
-            lines.append(f"{row[0]} {body} {row[-1]}")
-    return lines
+        pieces = [n + "=" + t for n, t, m in zip(names, row[1:], mask, strict=True) if m]
+        body = ",".join(pieces + literals)
+        bodies.append(f"{row[0]} {body}" if body else None)
+    return bodies

@@ -90,7 +90,8 @@ def test_a_crash_never_checkpoints_unwritten_windows(client, sink, sim, settings
     crashed = run_backfill(client, CrashingSink(sink, crash_on=6), [site],
                            Scope(start=FIRST, end=LAST, kinds=("energy",)), now=now,
                            checkpoint=Checkpoint(path),
-                           options=RunOptions(concurrency=3, batch_points=1))  # 1 write/window
+                           # 1 write per window, its energy_cost lines included
+                           options=RunOptions(concurrency=3, batch_points=1, price_rows=1))
     assert "killed" in crashed.error
     finished = _finished_days(path, site)
     assert 0 < len(finished) < 30

@@ -91,6 +91,7 @@ def filled(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> I
         "INFLUX_TOKEN": "", "INFLUX_ORG": "-", "INFLUX_BUCKET": f"{db}/autogen",
         "COLLECTOR_STATE_DIR": str(state), "COLLECTOR_LOG_LEVEL": "warning",
         "COLLECTOR_BACKFILL_RATE": "500", "COLLECTOR_BACKFILL_CONCURRENCY": "4",
+        "COLLECTOR_SYSTEM_PRICE": "15000",  # the cost dashboard's payback line
     }
     try:
         assert cli(env, "backfill", "--kind", "backup,charge", "--start",
@@ -158,3 +159,12 @@ def test_single_site_selection_narrows_the_result(influxd: InfluxServer,
         rows_by_site[site] = {r["site_name"] for r in influxd.query(text, db=filled.db)}
     assert all(len(names) == 1 for names in rows_by_site.values()), rows_by_site
     assert len({n for names in rows_by_site.values() for n in names}) == len(filled.site_ids)
+
+
+def test_every_charge_session_row_carries_its_cost(influxd: InfluxServer, filled: Filled) -> None:
+    (query,) = [q for q in all_queries()
+                if q.dashboard == "wall-connector.json" and "'Charge sessions'" in q.where]
+    text = substitute(query.text, filled.start_s, filled.end_s, filled.interval,
+                      filled.site_ids)
+    rows = influxd.query(text, db=filled.db)
+    assert rows and all(r["cost"] is not None and r["cost"] > 0 for r in rows), rows[:3]

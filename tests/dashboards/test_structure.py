@@ -26,7 +26,7 @@ from tests.dashboards.panels import (
 )
 
 EXPECTED = {"overview.json", "energy.json", "outages.json", "wall-connector.json",
-            "settings-history.json", "collector-health.json"}
+            "settings-history.json", "collector-health.json", "cost.json"}
 
 
 def test_every_dashboard_is_there_and_tidy_json() -> None:

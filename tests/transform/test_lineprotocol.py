@@ -67,3 +67,45 @@ def test_large_frame_is_serialized_in_order() -> None:
     lines = to_line_protocol(frame)
     assert len(lines) == count
     assert lines[12345] == "m,site_id=1 v=12345.0 12345"
+
+
+def _reference(frame: Frame) -> list[str]:
+    """Row by row, the plain way: what the vectorized serializer must produce (fields in
+    column order, constant string fields last)."""
+    data = frame.data
+    lines = []
+    for stamp, row in zip(data.index.as_unit("s").asi8.tolist(), data.itertuples(index=False),
+                          strict=True):
+        values = dict(zip(data.columns, row, strict=True))
+        head = frame.measurement + "".join(f",{t}={values[t]}" for t in frame.tags)
+        floats = [f"{k}={v!r}" for k, v in values.items()
+                  if k not in frame.tags and isinstance(v, float) and v == v]
+        strings = [f'{k}="{v}"' for k, v in values.items()
+                   if k not in frame.tags and isinstance(v, str)]
+        lines.append(f"{head} {','.join(floats + strings)} {stamp}")
+    return lines
+
+
+def test_a_string_field_equal_on_every_row_is_written_on_every_row() -> None:
+    frame = _frame({"site_id": ["1", "1", "2"], "price": [0.1, 0.2 + 0.1, float("nan")],
+                    "sha": ["abc", "abc", "abc"]}, tags=("site_id",), seconds=(1, 2, 3))
+    assert to_line_protocol(frame) == [
+        'm,site_id=1 price=0.1,sha="abc" 1', 'm,site_id=1 price=0.30000000000000004,sha="abc" 2',
+        'm,site_id=2 sha="abc" 3']
+
+
+def test_repeated_rows_of_a_large_frame_are_formatted_once(monkeypatch) -> None:
+    from collector.transform import lineprotocol
+
+    count = 3000
+    rng = np.random.default_rng(1)
+    values = rng.choice([0.0, 0.125, 1 / 3, 2.5e-7, 1e20, -0.0], size=(count, 2))
+    frame = _frame({"site_id": np.where(np.arange(count) % 2, "a", "b"),
+                    "x": values[:, 0], "y": values[:, 1], "sha": ["f00"] * count},
+                   tags=("site_id",), seconds=range(count))
+    formatted = []
+    original = lineprotocol._bodies
+    monkeypatch.setattr(lineprotocol, "_bodies",
+                        lambda f, lit: formatted.append(len(f)) or original(f, lit))
+    assert to_line_protocol(frame) == _reference(frame)
+    assert formatted == [2 * 6 * 6]  # one body per distinct (site_id, x, y)
