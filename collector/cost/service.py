@@ -7,7 +7,8 @@
 - ``costing_for``: builds a ``SiteCosting`` from the stored timeline (or, when none is stored
   yet, from the tariff the site reports).
 - ``settle``: after an import, and for every report: reads the stored buckets of the whole
-  local months touched, computes and writes the fixed and demand charges (zeroing demand
+  local months touched (of the imported days only when the tariff has no demand charge and no
+  report asks), computes and writes the fixed and demand charges (zeroing demand
   points of periods that no longer exist) and the cost and solar share of the charge sessions.
 - ``price_range``: a report's inputs: settles, then fills in the ``energy_cost`` points a
   range lacks (``tesla-energy cost``) or rewrites them (``--recompute``).
@@ -234,9 +235,12 @@ def settle(sink: Any, costing: SiteCosting, first: date, last: date, *,
     every bucket's prices and costs too (a report needs them; the charges alone need them
     only when the tariff charges demand)."""
     zone = costing.zone_name
-    start, end = month_span(first, last, zone)
-    buckets = _buckets(sink, costing, start, end, known)
     demand = costing.timeline.has_demand
+    # Demand charges (and a report) need whole months; daily charges only the days imported,
+    # so a daemon refresh of a tariff without demand charges reads nothing back.
+    start, end = (month_span(first, last, zone) if priced or demand
+                  else day_span(first, last, zone))
+    buckets = _buckets(sink, costing, start, end, known)
     costs = (costing.costs(buckets, detail=demand) if priced or demand
              else _versions_only(buckets, costing.timeline))
     rows = charge_rows(costs, zone, costing.system_price)
