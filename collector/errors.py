@@ -63,3 +63,18 @@ class RequestRejected(ApiError):
 
 class SinkError(CollectorError):
     """InfluxDB could not be written and the spool could not take the points either."""
+
+
+class InfluxRefused(ConfigError):
+    """InfluxDB refused the configured token, bucket/database, org or URL at start: the message
+    names the URL, the target, what the server said and the setting to change (exit 2)."""
+
+
+class PointsKept(CollectorError):
+    """A one-shot command ends with points in the spool that InfluxDB has not taken (refused
+    or unreachable): nothing is lost, but nothing claims success either (exit 1)."""
+
+
+class SpoolFull(SinkError):
+    """The disk holding the spool is full (or a file size limit was hit): the points could not
+    be kept on disk. The spool itself stays intact; appends resume when space returns."""

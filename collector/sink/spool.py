@@ -15,10 +15,20 @@ again. One process owns a spool directory (an exclusive lock). A second process 
 state dir (a ``backfill`` or ``set`` while the daemon runs) gets a private spool under
 ``<state_dir>/spool.d/``; whichever sink next replays adopts private spools whose owner has
 exited (``orphan_spools``), so nothing is stranded. No network, no InfluxDB here.
+
+A full disk never corrupts the spool: an append is one ``write`` of whole lines followed by an
+fsync, and when either fails (ENOSPC, EDQUOT, EFBIG) the segment is truncated back to its size
+before the append, so the file holds whole records only; the caller gets ``SpoolFull`` and keeps
+the lines. Point counts are kept per segment and re-derived from the file whenever an append
+failed, replay reads until the files are empty (never trusting a counter), and the next append
+after space returns simply works: no restart. The disk-full state is logged once (with the
+spool's size) and once when appends work again. A cursor that cannot be saved stays in memory
+(replaying its lines again after a crash is harmless: a rewritten point overwrites itself).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -28,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.errors import SinkError
+from collector.errors import SinkError, SpoolFull
 from collector.log import get_logger
 
 log = get_logger(__name__)
@@ -38,6 +48,7 @@ SHARED_SPOOL = "spool"
 PRIVATE_SPOOLS = "spool.d"
 MAX_SEGMENT_BYTES = 4 * 1024 * 1024
 MIN_SEGMENT_BYTES = 4096
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def _fsync_dir(path: Path) -> None:
@@ -58,6 +69,19 @@ class SpoolBusy(SinkError):
     """Another live process holds this spool directory's lock."""
 
 
+@dataclass
+class _Segment:
+    """What one segment file holds: complete lines and bytes (derived from the file)."""
+
+    lines: int = 0
+    size: int = 0
+
+
+def _count_file(path: Path) -> _Segment:
+    data = path.read_bytes()
+    return _Segment(data.count(b"\n"), len(data))
+
+
 class Spool:
     """Append-only segments of line protocol with a replay cursor. Not thread-safe: the sink
     serialises access."""
@@ -67,7 +91,9 @@ class Spool:
         self.max_bytes = max(int(max_bytes), MIN_SEGMENT_BYTES)
         self.segment_bytes = max(MIN_SEGMENT_BYTES, min(MAX_SEGMENT_BYTES, self.max_bytes // 8))
         self.dropped_points = 0
+        self.disk_full = False
         self._capped = False
+        self._cursor_unsaved = False
         self._pending: list[int] = []  # byte lengths of lines handed out by read()
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -76,8 +102,9 @@ class Spool:
             raise SinkError(f"cannot use spool directory {directory}: {exc.strerror}") from None
         self._cursor = self._load_cursor()
         self._repair_tail()
-        self.points = self._count_points()
-        self.size_bytes = sum(p.stat().st_size for p in self._segments()) - self._cursor.offset
+        self._segs: dict[str, _Segment] = {}
+        self._consumed = 0  # lines of the first segment before the cursor
+        self._scan()
 
     # --- setup ---
 
@@ -133,57 +160,115 @@ class Spool:
             log.warning("spool_truncated_line_dropped", segment=last.name,
                         bytes=len(data) - keep)
 
-    def _count_points(self) -> int:
-        total = 0
-        for segment in self._segments():
-            data = segment.read_bytes()
-            skip = self._cursor.offset if segment.name == self._cursor.segment else 0
-            total += data.count(b"\n", skip)
-        return total
+    def _scan(self) -> None:
+        """Derive every count from the files on disk."""
+        self._segs = {path.name: _count_file(path) for path in self._segments()}
+        self._consumed = 0
+        first = next(iter(self._segs), None)
+        if first is not None and self._cursor.segment == first:
+            data = (self.directory / first).read_bytes()[:self._cursor.offset]
+            self._consumed = data.count(b"\n")
+
+    # --- counts (all derived from the files) ---
+
+    @property
+    def points(self) -> int:
+        return sum(seg.lines for seg in self._segs.values()) - self._consumed
+
+    @property
+    def size_bytes(self) -> int:
+        offset = self._cursor.offset if self._cursor.segment in self._segs else 0
+        return sum(seg.size for seg in self._segs.values()) - offset
+
+    def has_lines(self) -> bool:
+        """Whether the files hold unreplayed lines (read from disk, not from a counter)."""
+        offset = self._cursor.offset
+        for path in self._segments():
+            size = path.stat().st_size
+            if size > (offset if path.name == self._cursor.segment else 0):
+                return True
+        return False
 
     # --- append ---
 
     def append(self, lines: list[str]) -> None:
-        """Append lines (in order) and fsync; then enforce the size cap."""
+        """Append lines (in order) as whole records and fsync, then enforce the size cap.
+        Raises ``SpoolFull`` (nothing appended) when the disk has no room for them."""
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode()
-        target = self._active_segment(len(payload))
         try:
-            with target.open("ab") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
+            target = self._active_segment(len(payload))
+            self._write_whole(target, payload)
         except OSError as exc:
-            raise SinkError(f"cannot append to spool {target}: {exc.strerror}") from None
-        self.points += len(lines)
-        self.size_bytes += len(payload)
+            self._append_failed(len(lines), exc)
+        seg = self._segs[target.name]
+        seg.lines += len(lines)
+        seg.size += len(payload)
+        if self.disk_full:
+            self.disk_full = False
+            log.info("spool_disk_space_back", directory=str(self.directory),
+                     spool_points=self.points)
         self._enforce_cap()
 
+    def _write_whole(self, target: Path, payload: bytes) -> None:
+        """One append of ``payload``; on any failure the file is cut back to its old size."""
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            before = os.fstat(fd).st_size
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError:
+                self._truncate_back(fd, before)
+                raise
+        finally:
+            os.close(fd)
+
+    def _truncate_back(self, fd: int, size: int) -> None:
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError:  # the counts are re-derived and a partial line is cut on open
+            log.exception("spool_truncate_failed", directory=str(self.directory))
+
+    def _append_failed(self, count: int, exc: OSError) -> None:
+        self._repair_tail()
+        self._scan()
+        if exc.errno not in _NO_SPACE:
+            raise SinkError(f"cannot append to spool {self.directory}: {exc.strerror}") from None
+        size_mb = round(self.size_bytes / 2**20, 3)
+        if not self.disk_full:
+            self.disk_full = True
+            log.error("spool_disk_full", directory=str(self.directory), spool_mb=size_mb,
+                      spool_points=self.points, error=exc.strerror,
+                      fix="free disk space; appends resume by themselves")
+        raise SpoolFull(f"cannot keep {count} points: no space left for the spool in "
+                        f"{self.directory} (it holds {self.points} points, {size_mb} MB); "
+                        "free disk space") from None
+
     def _active_segment(self, incoming: int) -> Path:
-        segments = self._segments()
-        if segments and segments[-1].stat().st_size + incoming <= self.segment_bytes:
-            return segments[-1]
-        number = int(segments[-1].stem) + 1 if segments else 1
+        names = list(self._segs)
+        if names and self._segs[names[-1]].size + incoming <= self.segment_bytes:
+            return self.directory / names[-1]
+        number = int(names[-1].split(".")[0]) + 1 if names else 1
         path = self.directory / f"{number:012d}{SEGMENT_SUFFIX}"
         path.touch()
+        self._segs[path.name] = _Segment()
         _fsync_dir(self.directory)
         return path
 
     def _enforce_cap(self) -> None:
-        segments = self._segments()
-        while self.size_bytes > self.max_bytes and len(segments) > 1:
-            self._drop_segment(segments.pop(0))
+        while self.size_bytes > self.max_bytes and len(self._segs) > 1:
+            self._drop_segment(next(iter(self._segs)))
 
-    def _drop_segment(self, segment: Path) -> None:
-        data = segment.read_bytes()
-        skip = self._cursor.offset if segment.name == self._cursor.segment else 0
-        lost = data.count(b"\n", skip)
-        segment.unlink()
-        self._save_cursor(_Cursor())
-        self._pending = []
-        self.points -= lost
-        self.size_bytes -= len(data) - skip
+    def _drop_segment(self, name: str) -> None:
+        lost = self._segs[name].lines - self._consumed
+        (self.directory / name).unlink(missing_ok=True)
+        del self._segs[name]
+        self._restart_cursor()
         self.dropped_points += lost
         if not self._capped:
             self._capped = True
@@ -195,18 +280,23 @@ class Spool:
 
     def read(self, max_lines: int) -> list[str]:
         """Up to ``max_lines`` of the oldest unreplayed lines (one segment at a time)."""
-        segments = self._segments()
-        if not segments:
+        self._pending = []
+        names = list(self._segs)
+        if not names:
             return []
-        first = segments[0]
+        first = self.directory / names[0]
         offset = self._cursor.offset if self._cursor.segment == first.name else 0
-        with first.open("rb") as handle:
-            handle.seek(offset)
-            raw = [handle.readline() for _ in range(max_lines)]
+        try:
+            with first.open("rb") as handle:
+                handle.seek(offset)
+                raw = [handle.readline() for _ in range(max_lines)]
+        except FileNotFoundError:  # removed behind our back: believe the disk
+            self._scan()
+            return self.read(max_lines) if self._segs else []
         raw = [line for line in raw if line.endswith(b"\n")]
         self._pending = [len(line) for line in raw]
-        if not raw and first != segments[-1]:
-            self._advance(first, len(segments))
+        if not raw and len(names) > 1:
+            self._advance(first)
             return self.read(max_lines)
         return [line[:-1].decode() for line in raw]
 
@@ -214,38 +304,49 @@ class Spool:
         """Mark the first ``count`` lines of the last ``read()`` as delivered."""
         if count <= 0 or not self._pending:
             return
-        segments = self._segments()
-        first = segments[0]
+        first = self.directory / next(iter(self._segs))
         offset = self._cursor.offset if self._cursor.segment == first.name else 0
-        consumed = sum(self._pending[:count])
+        count = min(count, len(self._pending))
+        offset += sum(self._pending[:count])
         self._pending = self._pending[count:]
-        self.points -= min(count, self.points)
-        self.size_bytes -= consumed
-        offset += consumed
-        if offset >= first.stat().st_size:
-            self._advance(first, len(segments))
+        self._consumed += count
+        if offset >= self._segs[first.name].size:
+            self._advance(first)
         else:
             self._save_cursor(_Cursor(first.name, offset))
 
-    def _advance(self, finished: Path, segment_count: int) -> None:
-        finished.unlink()
-        self._save_cursor(_Cursor())
-        self._pending = []
-        if segment_count == 1:
-            self.points, self.size_bytes = 0, 0
+    def _advance(self, finished: Path) -> None:
+        finished.unlink(missing_ok=True)
+        self._segs.pop(finished.name, None)
+        self._restart_cursor()
         if self.points == 0 and self._capped:
             self._capped = False
             log.info("spool_below_cap_again", dropped_points=self.dropped_points)
+
+    def _restart_cursor(self) -> None:
+        self._save_cursor(_Cursor())
+        self._consumed = 0
+        self._pending = []
 
     def _save_cursor(self, cursor: _Cursor) -> None:
         self._cursor = cursor
         path = self.directory / "cursor.json"
         temp = path.with_suffix(".tmp")
-        with temp.open("w") as handle:
-            json.dump({"segment": cursor.segment, "offset": cursor.offset}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        try:
+            with temp.open("w") as handle:
+                json.dump({"segment": cursor.segment, "offset": cursor.offset}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            if not self._cursor_unsaved:
+                log.warning("spool_cursor_not_saved", directory=str(self.directory),
+                            error=exc.strerror, effect="after a crash some spooled points "
+                            "are sent again, which is harmless")
+            self._cursor_unsaved = True
+            return
+        self._cursor_unsaved = False
 
 
 def open_spool(state_dir: Path, max_bytes: int) -> Spool:
