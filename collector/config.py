@@ -73,6 +73,9 @@ class InfluxSettings:
     org: str = "tesla"
     bucket: str = "tesla"
     timeout_seconds: float = 10.0
+    write_deadline_seconds: float = 15.0
+    retry_seconds: float = 5.0
+    refused_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class IntervalSettings:
 class CollectorSettings:
     state_dir: Path = Path("./state")
     spool_max_mb: float = 512.0
+    write_queue_points: int = 20000
     health_port: int = 0
 
 
@@ -326,11 +330,15 @@ SPECS: tuple[Spec, ...] = (
     Spec("influx", "org", "INFLUX_ORG", _text),
     Spec("influx", "bucket", "INFLUX_BUCKET", _text),
     Spec("influx", "timeout_seconds", "INFLUX_TIMEOUT_SECONDS", _positive_float),
+    Spec("influx", "write_deadline_seconds", "INFLUX_WRITE_DEADLINE_SECONDS", _positive_float),
+    Spec("influx", "retry_seconds", "INFLUX_RETRY_SECONDS", _positive_float),
+    Spec("influx", "refused_retry_seconds", "INFLUX_REFUSED_RETRY_SECONDS", _positive_float),
     Spec("intervals", "live_seconds", "COLLECTOR_LIVE_INTERVAL", _interval),
     Spec("intervals", "site_info_seconds", "COLLECTOR_SITE_INFO_INTERVAL", _interval),
     Spec("intervals", "history_seconds", "COLLECTOR_HISTORY_INTERVAL", _interval),
     Spec("collector", "state_dir", "COLLECTOR_STATE_DIR", _path),
     Spec("collector", "spool_max_mb", "COLLECTOR_SPOOL_MAX_MB", _positive_float),
+    Spec("collector", "write_queue_points", "COLLECTOR_WRITE_QUEUE_POINTS", _count(1)),
     Spec("collector", "health_port", "COLLECTOR_HEALTH_PORT", _port),
     Spec("backfill", "concurrency", "COLLECTOR_BACKFILL_CONCURRENCY", _count(1)),
     Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),

@@ -1,7 +1,10 @@
 """Suite-wide fixtures: a real influxd for integration tests, fresh databases, state dirs.
 
 - ``influxd`` (session): one server for the whole run. Never stop it from a test.
-- ``private_influxd`` (function): a server of its own, for tests that ``stop()``/``start()`` it.
+- ``private_influxd`` (function): a server of its own, for tests that ``stop()``/``start()`` or
+  ``pause()``/``resume()`` it.
+- ``auth_influxd`` (session): a server with ``auth-enabled = true`` (admin user created; tests
+  add their own users with ``create_user``). Never stop it from a test.
 - ``influx_db`` (function): a fresh, empty database on the session server.
 - ``influx_settings`` (function): ``collector.config.Settings`` pointing at ``influx_db``
   (bucket ``<db>/autogen``) with ``tmp_state_dir`` as state dir.
@@ -23,9 +26,9 @@ from collector.config import Settings
 from tests.support import InfluxdMissing, InfluxServer, make_settings
 
 
-def _start_server(root: Path) -> InfluxServer:
+def _start_server(root: Path, auth: bool = False) -> InfluxServer:
     try:
-        return InfluxServer(root=root).start()
+        return InfluxServer(root=root, auth=auth).start()
     except InfluxdMissing as exc:
         pytest.fail(str(exc), pytrace=False)
     except RuntimeError as exc:
@@ -35,6 +38,13 @@ def _start_server(root: Path) -> InfluxServer:
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     server = _start_server(tmp_path_factory.mktemp("influxd-session"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def auth_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    server = _start_server(tmp_path_factory.mktemp("influxd-auth"), auth=True)
     yield server
     server.close()
 

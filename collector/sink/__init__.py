@@ -1,8 +1,9 @@
 """Sink stage: InfluxDB writes with retry, a durable spool, replay and dead letters.
 
-The only package that imports ``influxdb_client``. ``InfluxSink`` writes; ``LineProtocolPrinter``
-is the dry-run twin with the same interface; ``open_sink`` picks one. Must not call the Fleet
-API or transform JSON: it takes frames or line protocol.
+The only package that imports ``influxdb_client`` (in ``transport``). ``InfluxSink`` writes;
+``LineProtocolPrinter`` is the dry-run twin with the same interface; ``open_sink`` picks one
+and probes the target once; ``BackgroundWriter`` takes the daemon's writes off its polling
+threads. Must not call the Fleet API or transform JSON: it takes frames or line protocol.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from collector.config import Settings
+from collector.sink.background import BackgroundWriter
 from collector.sink.deadletter import DEAD_LETTER_FILE, DeadLetters
 from collector.sink.influx import InfluxSink
 from collector.sink.lines import WriteResult, as_lines
@@ -19,12 +21,23 @@ from collector.sink.spool import Spool
 
 def open_sink(settings: Settings, dry_run: bool = False,
               stream: TextIO | None = None) -> InfluxSink | LineProtocolPrinter:
-    """The sink for a command: a printer for ``--dry-run``, else an ``InfluxSink``."""
-    return LineProtocolPrinter(stream) if dry_run else InfluxSink(settings)
+    """The sink for a command: a printer for ``--dry-run``, else an ``InfluxSink`` whose
+    target was probed: a refusal raises ``InfluxRefused`` (exit 2), an unreachable server is
+    reported once and the sink spools until it answers."""
+    if dry_run:
+        return LineProtocolPrinter(stream)
+    sink = InfluxSink(settings)
+    try:
+        sink.check_target()
+    except BaseException:
+        sink.close()
+        raise
+    return sink
 
 
 __all__ = [
     "DEAD_LETTER_FILE",
+    "BackgroundWriter",
     "DeadLetters",
     "InfluxSink",
     "LineProtocolPrinter",

@@ -1,22 +1,32 @@
-"""InfluxSink: writes line protocol to InfluxDB, spools it when InfluxDB cannot take it.
+"""InfluxSink: writes line protocol to InfluxDB, spools what InfluxDB does not take.
 
-The only module (with ``collector.sink``) that imports ``influxdb_client``. Writes use the
-SYNCHRONOUS write API against ``/api/v2/write`` (InfluxDB 1.8+ with bucket ``db/rp`` and token
-``user:password``, 2.x, 3 Core), seconds precision, with our own bounded retry:
+Every answer is classified (``collector.sink.answers``), and what happens next depends on it:
 
-- 2xx: written. 429, 5xx, 401/403/404, connection errors and timeouts: InfluxDB is (for us)
-  unavailable; after the retries the lines go to the durable spool, in order. While InfluxDB
-  is down each write makes one attempt (the replay of the spool) and no retries, so a job is
-  never held up by backoff during an outage.
-- 400/413/422: some line is invalid. The batch is bisected until the bad lines are isolated;
-  the good lines land, each bad line goes to the dead-letter file with InfluxDB's reason.
-- Every write first replays the spool (oldest first), so points reach InfluxDB in the order
-  they were produced; a new sink on the same state dir (a restart) replays what is left.
+- written (2xx);
+- invalid (400/413/422): the batch is bisected until the bad lines are isolated; the good lines
+  land, each bad line goes to the dead-letter file with InfluxDB's reason;
+- transient (unreachable, timeout, 5xx, 429): InfluxDB is *down*; after the retries the lines
+  go to the durable spool, in order. While down, each write makes one attempt and no retries;
+- refused (401/403, database/bucket/org missing, no write endpoint at the URL): InfluxDB is up
+  but *refuses* this configuration. The lines are spooled too (nothing is lost), the refusal is
+  logged once with the setting to fix, health shows it, and one-shot commands end with exit 1
+  (``ensure_delivered``). Retrying cannot help until a person acts.
 
-State changes (down once, recovered once) are logged, not every write. The token is only
-handed to the client; it never appears in a log line or an error (it is registered for
-redaction too). Coverage reads (``query_influxql``) go to the v1 ``/query`` endpoint through
-the client's own HTTP stack: influxdb_client's query API speaks Flux only.
+All attempts for one write share one deadline (``influx.write_deadline_seconds``); each
+request's timeout is what is left of it, so a hung InfluxDB costs at most the deadline. Every
+write first replays the spool (oldest first), so points reach InfluxDB in the order they were
+produced; a new sink on the same state dir (a restart) replays what is left.
+
+``check_target`` is the start-up probe: it detects the server (``/ping``'s version: 1.x is
+written through ``/write``, 2.x and 3 through ``/api/v2/write``, see ``collector.sink.target``)
+and sends an empty write, which each server checks for credentials, permission, database or
+bucket before it looks at the (absent) body; nothing is written. A refusal stops the command
+(``InfluxRefused``, exit 2); an unreachable server is reported once and the command carries on
+with the spool. Coverage reads (``query_influxql``) use ``/query`` on every server.
+
+The token never appears in a log line or an error (it is registered for redaction, and travels
+only in a header). Thread-safe: sends are serialised by one lock, spool access by another, so a
+caller that only spools (``keep``) never waits for an HTTP request.
 """
 
 from __future__ import annotations
@@ -29,31 +39,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import urllib3
-from influxdb_client import InfluxDBClient, WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.write_api import SYNCHRONOUS
-
 from collector.config import Settings
-from collector.errors import SinkError
+from collector.errors import InfluxRefused, PointsKept, SinkError
 from collector.log import get_logger, register_secret
+from collector.sink.answers import INVALID, OK, REFUSED, TRANSIENT, Answer, Refusal, classify
 from collector.sink.deadletter import DeadLetters
 from collector.sink.lines import WriteResult, as_lines
 from collector.sink.spool import PRIVATE_SPOOLS, Spool, open_spool, orphan_spools
+from collector.sink.target import Target
+from collector.sink.transport import Reply, Transport, Unreachable
 
 log = get_logger(__name__)
 
-INVALID_STATUSES = frozenset({400, 413, 422})
 MAX_BACKOFF_SECONDS = 10.0
-_REASON_CHARS = 300
-
-
-@dataclass
-class _Attempt:
-    ok: bool
-    invalid: bool = False
-    reason: str = ""
-    retry_after: float | None = None
+UNKNOWN, UP, DOWN, REFUSING = "unknown", "up", "down", "refused"
 
 
 @dataclass
@@ -61,57 +60,63 @@ class _Delivery:
     handled: int = 0  # length of the prefix of lines that is done (written or dead-lettered)
     written: int = 0
     dead: int = 0
-    failure: _Attempt | None = None
+    failure: Answer | None = None
 
 
-def _reason_from_body(body: Any) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-    try:
-        data = json.loads(text)
-        text = str(data.get("message") or data.get("error") or text)
-    except (ValueError, AttributeError):
-        pass
-    return " ".join(text.split())[:_REASON_CHARS]
+class _Budget:
+    """What is left of one write's deadline."""
 
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._end = clock() + seconds
 
-def _retry_after(value: Any) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    def remaining(self) -> float:
+        return self._end - self._clock()
 
 
 class InfluxSink:
-    """Write frames or lines to InfluxDB with retry, spool, replay and dead letters.
+    """Write frames or lines to InfluxDB with retry, deadline, spool, replay and dead letters.
 
-    Thread-safe: writes are serialised. ``points_written``, ``spool_points`` and
-    ``dead_letters`` are running counters for the ``collector`` measurement and health.
+    ``state`` is ``unknown`` (nothing tried yet), ``up``, ``down`` or ``refused``;
+    ``points_written``, ``spool_points`` and ``dead_letters`` are counters for the
+    ``collector`` measurement and health.
     """
 
     def __init__(self, settings: Settings, *, max_attempts: int = 3,
                  backoff_seconds: float = 0.5, chunk_lines: int = 5000,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         influx = settings.influx
         register_secret(influx.token.value)
-        self.bucket = influx.bucket
-        self.org = influx.org
-        self.database = influx.bucket.split("/", 1)[0]
+        self.target = Target(influx.url, influx.bucket, influx.org)
+        self.timeout = influx.timeout_seconds
+        self.write_deadline = influx.write_deadline_seconds
         self.max_attempts = max(1, max_attempts)
         self.backoff_seconds = backoff_seconds
         self.chunk_lines = max(1, chunk_lines)
         self._sleep = sleep
-        self._client = InfluxDBClient(url=influx.url, token=influx.token.value or None,
-                                      org=influx.org or None,
-                                      timeout=int(influx.timeout_seconds * 1000))
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._clock = clock
+        self._transport = Transport(influx.url, influx.token.value)
         state_dir = settings.collector.state_dir
         self._state_dir = state_dir
         self._spool_bytes = int(settings.collector.spool_max_mb * 2**20)
         self.spool = open_spool(state_dir, self._spool_bytes)
         self._dead = DeadLetters(state_dir)
         self.points_written = 0
-        self._available: bool | None = None
-        self._lock = threading.Lock()
+        self.state = UNKNOWN
+        self.last_error = ""
+        self.refusal: Refusal | None = None
+        self._send_lock = threading.Lock()
+        self._spool_lock = threading.Lock()
+        self._detect_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    @property
+    def database(self) -> str:
+        return self.target.database
 
     # --- counters and health ---
 
@@ -130,54 +135,135 @@ class InfluxSink:
     @property
     def available(self) -> bool | None:
         """True/False after the last write or replay; None before the first one."""
-        return self._available
+        return {UNKNOWN: None, UP: True}.get(self.state, False)
+
+    @property
+    def failing(self) -> bool:
+        """InfluxDB is down or refuses writes (as of the last attempt)."""
+        return self.state in (DOWN, REFUSING)
 
     @property
     def spooling(self) -> bool:
-        """True while points wait in the spool or InfluxDB was unavailable at the last try."""
-        return self.spool.points > 0 or self._available is False
+        """True while points wait in the spool or InfluxDB failed at the last try."""
+        return self.spool.points > 0 or self.failing
 
     def ping(self) -> bool:
-        return bool(self._client.ping())
+        try:
+            return self._transport.ping(self.timeout).status < 300
+        except Unreachable:
+            return False
 
     def health(self) -> dict[str, Any]:
-        return {"influxdb": {None: "unknown", True: "up", False: "down"}[self._available],
-                "points_written": self.points_written, "spool_points": self.spool_points,
-                "dead_letters": self.dead_letters}
+        report: dict[str, Any] = {
+            "influxdb": self.state, "url": self.url, "api": self.target.api or "unknown",
+            "points_written": self.points_written, "spool_points": self.spool_points,
+            "dead_letters": self.dead_letters}
+        if self.failing:
+            report["error"] = self.last_error
+        if self.state == REFUSING and self.refusal is not None:
+            report["fix"] = f"{self.refusal.setting}: {self.refusal.advice}"
+        return report
+
+    # --- the start-up probe ---
+
+    def check_target(self) -> bool:
+        """Probe the target once without writing data: True when it accepts writes, False when
+        it is unreachable (said once; the command carries on with the spool). A refusal
+        raises ``InfluxRefused`` naming the URL, the target and the setting to change."""
+        try:
+            answer = self._probe()
+        except Unreachable as exc:
+            answer = Answer(TRANSIENT, str(exc))
+        if answer.kind == REFUSED and answer.refusal is not None:
+            raise InfluxRefused(answer.refusal.start_line(self.target))
+        if answer.kind == TRANSIENT:
+            self.state, self.last_error = DOWN, answer.reason
+            log.warning("influxdb_unreachable_at_start", url=self.url, reason=answer.reason,
+                        spool=str(self.spool.directory),
+                        effect="points wait in the spool until InfluxDB answers")
+            return False
+        self.state = UP
+        return True
+
+    def _probe(self) -> Answer:
+        answer = self._detect()
+        if answer is not None:
+            return answer
+        reply = self._transport.post_lines(self.target, [], self.timeout)
+        answer = self._classify(reply)
+        # An empty body passes every check a server makes before reading it: 1.x answers
+        # 204, 2.x and 3 Core 400 ("writing requires points", "empty write").
+        return Answer(OK) if answer.kind == INVALID else answer
+
+    def _detect(self) -> Answer | None:
+        """Learn the server's API from ``/ping`` once; an answer when ``/ping`` itself fails."""
+        with self._detect_lock:
+            return None if self.target.api else self._detect_locked()
+
+    def _detect_locked(self) -> Answer | None:
+        reply = self._transport.ping(self.timeout)
+        if reply.status in (401, 403) or reply.status >= 500:
+            return self._classify(reply)
+        version = reply.header("X-Influxdb-Version")
+        self.target = self.target.detected(version)
+        self._transport.use_api(self.target.api)
+        log.info("influxdb_detected", url=self.url, version=version or "unknown",
+                 write_api=self.target.write_request()[0])
+        return None
 
     # --- writing ---
 
     def write(self, data: Any) -> WriteResult:
         """Write frames or lines (after replaying the spool); spool what cannot be written."""
         lines = as_lines(data)
-        with self._lock:
+        result, rest = self.deliver(lines)
+        if rest:
+            self.keep(rest)
+            result.spooled += len(rest)
+        return result
+
+    def deliver(self, lines: list[str], cancelled: Callable[[], bool] | None = None,
+                ) -> tuple[WriteResult, list[str]]:
+        """Replay the spool, then send ``lines``, all within one write deadline. Returns the
+        result and the lines that were not written (the caller keeps them: ``keep``).
+        ``cancelled()`` true after the replay: ``lines`` were meanwhile spooled by the caller
+        (and just replayed), so they are not sent again out of order."""
+        with self._send_lock:
             result = WriteResult()
-            if self._has_backlog() and not self._replay_locked(result):
-                self._spool(lines, result)
-                return result
-            delivery = self._deliver(lines)
+            budget = _Budget(self.write_deadline, self._clock)
+            if self._has_backlog() and not self._replay_locked(result, budget):
+                return result, lines
+            if cancelled is not None and cancelled():
+                return result, []
+            delivery = self._deliver(lines, budget)
             result.written += delivery.written
             result.dead_lettered += delivery.dead
             if delivery.failure is not None:
-                self._spool(lines[delivery.handled:], result)
-                self._mark_down(delivery.failure.reason)
-            elif lines:
+                self._mark_failed(delivery.failure)
+                return result, lines[delivery.handled:]
+            if lines:
                 self._mark_up()
-            return result
+            return result, []
+
+    def keep(self, lines: list[str]) -> None:
+        """Append ``lines`` to the spool (disk only: never waits for InfluxDB)."""
+        if lines:
+            with self._spool_lock:
+                self.spool.append(lines)
 
     def replay(self) -> WriteResult:
         """Send spooled lines in order, chunk by chunk, until the spool is empty or InfluxDB
-        fails again."""
-        with self._lock:
+        fails again (within one write deadline)."""
+        with self._send_lock:
             result = WriteResult()
-            self._replay_locked(result)
+            self._replay_locked(result, _Budget(self.write_deadline, self._clock))
             return result
 
-    def _replay_locked(self, result: WriteResult) -> bool:
-        if not self._drain(self.spool, result):
+    def _replay_locked(self, result: WriteResult, budget: _Budget) -> bool:
+        if not self._drain(self.spool, result, budget):
             return False
         for orphan in orphan_spools(self._state_dir, self.spool.directory, self._spool_bytes):
-            drained = self._drain(orphan, result)
+            drained = self._drain(orphan, result, budget)
             if drained:
                 orphan.discard()
             else:
@@ -189,50 +275,49 @@ class InfluxSink:
 
     def _has_backlog(self) -> bool:
         """Own spooled points, or private spools of other processes that may be orphaned."""
-        if self.spool.points:
-            return True
+        with self._spool_lock:
+            if self.spool.has_lines():
+                return True
         root = self._state_dir / PRIVATE_SPOOLS
         return root.is_dir() and any(p != self.spool.directory for p in root.iterdir())
 
-    def _drain(self, spool: Spool, result: WriteResult) -> bool:
-        """Send ``spool``'s lines in order; False when InfluxDB failed again."""
-        while spool.points:
-            batch = spool.read(self.chunk_lines)
+    def _drain(self, spool: Spool, result: WriteResult, budget: _Budget) -> bool:
+        """Send ``spool``'s lines in order until it reads empty; False when InfluxDB failed."""
+        lock = self._spool_lock if spool is self.spool else threading.Lock()
+        while True:
+            with lock:
+                batch = spool.read(self.chunk_lines)
             if not batch:
-                break
-            delivery = self._deliver(batch)
-            spool.commit(delivery.handled)
+                return True
+            delivery = self._deliver(batch, budget)
+            with lock:
+                spool.commit(delivery.handled)
             result.replayed += delivery.written
             result.dead_lettered += delivery.dead
             if delivery.failure is not None:
-                self._mark_down(delivery.failure.reason)
+                self._mark_failed(delivery.failure)
                 return False
-        return True
 
-    def _spool(self, lines: list[str], result: WriteResult) -> None:
-        self.spool.append(lines)
-        result.spooled += len(lines)
-
-    def _deliver(self, lines: list[str]) -> _Delivery:
+    def _deliver(self, lines: list[str], budget: _Budget) -> _Delivery:
         """Send ``lines`` in chunks; bisect invalid chunks down to the bad lines."""
         delivery = _Delivery()
         pending = deque((start, min(start + self.chunk_lines, len(lines)))
                         for start in range(0, len(lines), self.chunk_lines))
         while pending:
             start, end = pending.popleft()
-            attempt = self._send_with_retry(lines[start:end])
-            if attempt.ok:
+            answer = self._send_with_retry(lines[start:end], budget)
+            if answer.kind == OK:
                 delivery.written += end - start
                 self.points_written += end - start
-            elif not attempt.invalid:
-                delivery.failure = attempt
+            elif answer.kind != INVALID:
+                delivery.failure = answer
                 return delivery
             elif end - start > 1:
                 middle = (start + end) // 2
                 pending.extendleft([(middle, end), (start, middle)])
                 continue
             else:
-                self._dead_letter(lines[start:end], attempt.reason)
+                self._dead_letter(lines[start:end], answer.reason)
                 delivery.dead += 1
             delivery.handled = end
         return delivery
@@ -242,69 +327,126 @@ class InfluxSink:
         log.warning("influxdb_rejected_point", reason=reason, points=len(lines),
                     dead_letter_file=str(self._dead.path))
 
-    def _send_with_retry(self, lines: list[str]) -> _Attempt:
-        attempts = 1 if self._available is False else self.max_attempts
-        attempt = _Attempt(ok=False)
+    def _send_with_retry(self, lines: list[str], budget: _Budget) -> Answer:
+        attempts = 1 if self.failing else self.max_attempts
+        answer = Answer(TRANSIENT, "write deadline passed before the first attempt")
         for number in range(attempts):
-            attempt = self._send(lines)
-            if attempt.ok or attempt.invalid or number == attempts - 1:
-                return attempt
-            delay = attempt.retry_after
+            left = budget.remaining()
+            if left <= 0:
+                return answer
+            answer = self._send(lines, min(self.timeout, left))
+            if answer.kind != TRANSIENT or number == attempts - 1:
+                return answer
+            delay = answer.retry_after
             if delay is None:
                 delay = self.backoff_seconds * 2**number
-            self._sleep(min(delay, MAX_BACKOFF_SECONDS))
-        return attempt
+            self._sleep(max(0.0, min(delay, MAX_BACKOFF_SECONDS, budget.remaining())))
+        return answer
 
-    def _send(self, lines: list[str]) -> _Attempt:
+    def _send(self, lines: list[str], timeout: float) -> Answer:
         try:
-            self._write_api.write(bucket=self.bucket, org=self.org or None,
-                                  record="\n".join(lines), write_precision=WritePrecision.S)
-            return _Attempt(ok=True)
-        except InfluxDBError as exc:
-            status = getattr(exc, "status", None)
-            reason = f"HTTP {status}: {_reason_from_body(getattr(exc, 'body', None))}"
-            return _Attempt(ok=False, invalid=status in INVALID_STATUSES, reason=reason,
-                            retry_after=_retry_after(getattr(exc, "retry_after", None)))
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            return _Attempt(ok=False, reason=f"{type(exc).__name__}: cannot reach InfluxDB")
+            answer = self._detect()
+            if answer is not None:
+                return answer
+            return self._classify(self._transport.post_lines(self.target, lines, timeout))
+        except Unreachable as exc:
+            return Answer(TRANSIENT, f"cannot reach InfluxDB: {exc}")
+
+    def _classify(self, reply: Reply) -> Answer:
+        return classify(reply.status, reply.body, self.target, reply.retry_after)
+
+    # --- state changes (logged once each) ---
+
+    def _mark_failed(self, answer: Answer) -> None:
+        if answer.kind == REFUSED and answer.refusal is not None:
+            self._mark_refused(answer)
+        else:
+            self._mark_down(answer.reason)
 
     def _mark_down(self, reason: str) -> None:
-        if self._available is not False:
-            log.warning("influxdb_unavailable_spooling", reason=reason,
+        if self.state != DOWN:
+            log.warning("influxdb_unavailable_spooling", url=self.url, reason=reason,
                         spool_points=self.spool.points)
-        self._available = False
+        self.state, self.last_error = DOWN, reason
+
+    def _mark_refused(self, answer: Answer) -> None:
+        refusal = answer.refusal
+        assert refusal is not None
+        if self.state != REFUSING or self.refusal != refusal:
+            log.error("influxdb_refused_writes", url=self.url, target=self.target.describe(),
+                      answered=refusal.answered, fix=refusal.advice,
+                      spool_points=self.spool.points,
+                      effect="points are kept in the spool until the setting is fixed")
+        self.state, self.last_error, self.refusal = REFUSING, answer.reason, refusal
 
     def _mark_up(self, replayed: int = 0) -> None:
-        if self._available is False:
-            log.info("influxdb_recovered", replayed=replayed, spool_points=self.spool.points)
-        self._available = True
+        if self.failing:
+            log.info("influxdb_recovered", url=self.url, replayed=replayed,
+                     spool_points=self.spool.points)
+        self.state, self.last_error, self.refusal = UP, "", None
+
+    # --- the end of a one-shot command ---
+
+    def undelivered(self) -> str:
+        """``""`` when nothing waits in the spool, else the line a one-shot command ends with."""
+        points = self.spool_points
+        if not points:
+            return ""
+        if self.state == REFUSING and self.refusal is not None:
+            return self.refusal.kept_line(points)
+        reason = self.last_error or "it has not answered yet"
+        return (f"{points} points kept in the spool, not written: InfluxDB at {self.url} did "
+                f"not take them ({reason}); start InfluxDB or fix INFLUX_URL and run again: "
+                "the spool is written first")
+
+    def ensure_delivered(self, refusals_only: bool = False) -> None:
+        """Raise ``PointsKept`` (exit 1) when points wait in the spool; with
+        ``refusals_only`` only when InfluxDB refuses them (an outage is then just reported)."""
+        message = self.undelivered()
+        if message and (self.state == REFUSING or not refusals_only):
+            raise PointsKept(message)
+        if message:
+            log.warning("points_kept_in_spool", detail=message)
 
     # --- coverage reads ---
 
     def query_influxql(self, query: str, epoch: str = "s",
                        database: str | None = None) -> list[dict[str, Any]]:
         """Rows (tags + ``time`` + columns) of an InfluxQL query via ``/query``."""
-        params = [("db", database or self.database), ("q", query), ("epoch", epoch)]
         try:
-            response = self._client.api_client.call_api(
-                "/query", "GET", query_params=params,
-                header_params={"Accept": "application/json"},
-                _preload_content=False, _return_http_data_only=True)
-            payload = json.loads(response.data)
-        except InfluxDBError as exc:
-            raise SinkError(f"InfluxQL query failed: HTTP {getattr(exc, 'status', '?')} "
-                            f"{_reason_from_body(getattr(exc, 'body', None))}") from None
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            raise SinkError(f"InfluxQL query failed: {type(exc).__name__}") from None
+            failed = self._detect()
+            if failed is None:
+                reply = self._transport.query(database or self.database, query, epoch,
+                                              self.timeout)
+                failed = None if reply.status < 300 else self._classify(reply)
+        except Unreachable as exc:
+            raise SinkError(f"cannot read from InfluxDB at {self.url}: {exc}; check INFLUX_URL "
+                            "and that InfluxDB is running") from None
+        if failed is not None:
+            raise self._query_error(failed)
+        try:
+            payload = json.loads(reply.body)
+        except ValueError:
+            raise SinkError(f"InfluxDB at {self.url} answered a query with something that is "
+                            "not JSON; check INFLUX_URL") from None
         return _rows(payload, query)
 
+    def _query_error(self, answer: Answer) -> Exception:
+        refusal = answer.refusal
+        if answer.kind == REFUSED and refusal is not None:
+            return InfluxRefused(f"InfluxDB at {self.url} refused a read of "
+                                 f"{self.target.describe()}: HTTP {refusal.status} "
+                                 f"{refusal.message}; reading needs a token that may read it: "
+                                 f"fix {refusal.setting}")
+        return SinkError(f"InfluxQL query at {self.url} failed: {answer.reason}")
+
     def close(self) -> None:
-        self._write_api.close()
-        self._client.close()
-        if self.spool.directory.parent.name == PRIVATE_SPOOLS and not self.spool.points:
-            self.spool.discard()
-        else:
-            self.spool.close()
+        self._transport.close()
+        with self._spool_lock:
+            if self.spool.directory.parent.name == PRIVATE_SPOOLS and not self.spool.points:
+                self.spool.discard()
+            else:
+                self.spool.close()
 
     def __enter__(self) -> InfluxSink:
         return self
@@ -325,4 +467,3 @@ def _rows(payload: dict[str, Any], query: str) -> list[dict[str, Any]]:
     if "error" in payload:
         raise SinkError(f"InfluxQL query failed: {payload['error']}")
     return rows
-

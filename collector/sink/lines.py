@@ -19,11 +19,12 @@ class WriteResult:
     replayed: int = 0  # spooled points accepted by InfluxDB during this call
     spooled: int = 0  # points of this call put in the spool
     dead_lettered: int = 0  # points rejected as invalid (moved to the dead-letter file)
+    queued: int = 0  # points of this call handed to a background writer (not written yet)
 
     @property
     def complete(self) -> bool:
         """Everything given to this call reached InfluxDB (nothing spooled or rejected)."""
-        return self.spooled == 0 and self.dead_lettered == 0
+        return self.spooled == 0 and self.dead_lettered == 0 and self.queued == 0
 
 
 def as_lines(data: Any) -> list[str]:

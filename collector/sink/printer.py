@@ -19,6 +19,8 @@ class LineProtocolPrinter:
         self.dead_letters = 0
         self.available: bool | None = True
         self.spooling = False
+        self.failing = False
+        self.state = "dry-run"
 
     @property
     def stream(self) -> TextIO:
@@ -37,6 +39,15 @@ class LineProtocolPrinter:
 
     def ping(self) -> bool:
         return True
+
+    def check_target(self) -> bool:
+        return True
+
+    def undelivered(self) -> str:
+        return ""
+
+    def ensure_delivered(self, refusals_only: bool = False) -> None:
+        """A dry run keeps nothing back."""
 
     def health(self) -> dict[str, Any]:
         return {"influxdb": "dry-run", "points_written": self.points_written,

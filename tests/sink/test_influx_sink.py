@@ -160,23 +160,52 @@ def test_restart_replays_what_is_left(private_influxd: InfluxServer,
     second.close()
 
 
-def test_retryable_answer_is_retried_then_spooled(
-        influxd: InfluxServer, tmp_state_dir: Path) -> None:
-    # A bucket whose database does not exist: 1.x answers 404 -> kept, not dropped.
-    settings = make_settings(influxd.url, "no_such_db", tmp_state_dir)
+def test_transient_answer_is_retried_then_spooled_and_replayed(
+        private_influxd: InfluxServer, tmp_state_dir: Path) -> None:
+    """A proxy answering 503 for a dead server: retried with backoff, then kept."""
+    db = private_influxd.create_database("flaky")
+    settings = make_settings(private_influxd.gateway_url, db, tmp_state_dir)
     sleeps: list[float] = []
     with InfluxSink(settings, sleep=sleeps.append, max_attempts=3) as sink:
-        result = sink.write(_live_lines(0, 2))
-        assert result.spooled == 2 and sink.dead_letters == 0
+        assert sink.write(_live_lines(0, 1)).written == 1 and sink.target.api == "v2"
+        private_influxd.stop(gateway=False)
+        result = sink.write(_live_lines(1, 2))
+        assert result.spooled == 2 and sink.dead_letters == 0 and sink.state == "down"
         assert sleeps == [0.5, 1.0]
-        sink.write(_live_lines(2, 1))
-        assert sleeps == [0.5, 1.0]  # known down: one probe, no backoff
-        influxd.create_database("no_such_db")
-        try:
-            result = sink.write(_live_lines(3, 1))
-            assert result.replayed == 3 and result.written == 1
-        finally:
-            influxd.drop_database("no_such_db")
+        sink.write(_live_lines(3, 1))
+        assert sleeps == [0.5, 1.0]  # known down: one attempt, no backoff
+        private_influxd.start()
+        result = sink.write(_live_lines(4, 1))
+        assert result.replayed == 3 and result.written == 1 and sink.state == "up"
+    assert _count(private_influxd, db, "live_status", "solar_power") == 5
+
+
+def test_missing_database_mid_run_is_a_refusal_kept_in_the_spool(
+        influxd: InfluxServer, tmp_state_dir: Path) -> None:
+    settings = make_settings(influxd.url, "dropped_db", tmp_state_dir)
+    influxd.create_database("dropped_db")
+    sleeps: list[float] = []
+    sink = InfluxSink(settings, sleep=sleeps.append, max_attempts=3)
+    try:
+        assert sink.check_target() and sink.write(_live_lines(0, 1)).written == 1
+        influxd.drop_database("dropped_db")  # someone drops it while we run
+        with capture_logs() as logs:
+            results = [sink.write(_live_lines(1 + k, 1)) for k in range(3)]
+        assert [r.spooled for r in results] == [1, 1, 1] and sleeps == []  # no retries
+        assert sink.state == "refused" and sink.spool_points == 3
+        assert [e["event"] for e in logs].count("influxdb_refused_writes") == 1
+        assert sink.undelivered() == (
+            '3 points kept in the spool, not written: InfluxDB answered 404 database not '
+            'found: "dropped_db"; fix INFLUX_BUCKET and run again')
+        health = sink.health()
+        assert health["influxdb"] == "refused" and "CREATE DATABASE" in health["fix"]
+        influxd.create_database("dropped_db")
+        result = sink.write(_live_lines(4, 1))
+        assert result.replayed == 3 and result.written == 1 and sink.undelivered() == ""
+        assert _count(influxd, "dropped_db", "live_status", "solar_power") == 4  # 0 was dropped
+    finally:
+        sink.close()
+        influxd.drop_database("dropped_db")
 
 
 def test_spool_cap_from_settings_warns(private_influxd: InfluxServer,

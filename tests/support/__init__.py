@@ -1,8 +1,9 @@
 """Test helpers shared by the whole suite (import as ``tests.support``).
 
-- ``InfluxServer``: a real influxd process on free ports (v2 write gateway in front when older
-  than 1.8), with ``.url``, ``.query()``, ``.field_types()``, ``.create_database()``,
-  ``.stop()``/``.start()``.
+- ``InfluxServer``: a real influxd process on free ports, with ``.url`` (influxd itself: the
+  1.x ``/write`` path), ``.gateway_url`` (a v2 write gateway playing InfluxDB 2.x in front of
+  it), ``.query()``, ``.field_types()``, ``.create_database()``, ``.create_user()`` (with
+  ``auth=True``), ``.stop()``/``.start()`` and ``.pause()``/``.resume()``.
 - ``make_settings``: a ``collector.config.Settings`` pointing at one database of a server.
 - ``load_payload`` / ``fleet_transport``: recorded-shape Fleet API payloads from
   ``tests/fixtures`` served through ``httpx.MockTransport``.

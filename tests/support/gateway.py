@@ -1,26 +1,34 @@
-"""A v2-to-v1 write gateway for InfluxDB servers older than 1.8 (test harness only).
+"""A v2 write gateway in front of a real influxd 1.x: the suite's stand-in for InfluxDB 2.x.
 
-InfluxDB 1.8 added ``POST /api/v2/write`` as a forward-compatibility API: bucket ``db/rp``,
-token ``user:password``. Debian ships influxd 1.6.7, which lacks it, so the test suite puts this
-small threaded HTTP server in front and translates
+The product writes 1.x natively (``/write``) and 2.x/3 through ``POST /api/v2/write``. To run
+that second path against the real influxd, this small threaded HTTP server plays a 2.x write
+endpoint in front of it:
 
-    POST /api/v2/write?org=&bucket=db/rp&precision=s|ms|us|ns
- -> POST /write?db=db&rp=rp&precision=s|ms|u|ns
+- ``/ping`` is forwarded, but announces ``X-Influxdb-Version: 2.7.12`` (``GATEWAY_VERSION``),
+  so the product picks ``/api/v2/write`` as it does for a real 2.x;
+- ``POST /api/v2/write?org=&bucket=db/rp&precision=s|ms|us|ns`` becomes
+  ``POST /write?db=db&rp=rp&precision=s|ms|u|ns`` (token ``user:password`` -> ``u``/``p``),
+  the translation InfluxDB 1.8 does natively;
+- answers keep influxd's status, but errors carry the bodies InfluxDB 2.x sends (from its
+  write handler, ``http/write_handler.go``): 401 ``unauthorized access``, 403 ``insufficient
+  permissions for write``, 404 ``bucket "x" not found`` (1.x's missing database or retention
+  policy), and an empty body that passed those checks is 2.x's 400 ``writing requires points``;
+- ``/health`` (synthesised from ``/ping`` when the server has none) and ``/query`` are
+  forwarded; any other path answers 2.x's 404 ``path not found``.
 
-passing status codes and bodies straight through. ``/ping``, ``/health`` and ``/query`` are
-forwarded too (``/health`` is synthesised from ``/ping`` when the server has none), so the
-product sees what a 1.8 server would show. It is not product code and must not grow features
-the real forward-compatibility layer does not have.
+Test support only: not product code, and nothing here stands in for the database itself.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+GATEWAY_VERSION = "2.7.12"
 _V1_PRECISION = {"s": "s", "ms": "ms", "us": "u", "ns": "ns"}
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "server",
                 "date"}
@@ -76,17 +84,29 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         body = self._read_body()
         if url.path == "/api/v2/write" and self.command == "POST":
-            query, error = translate_write_query(url.query, self.headers.get("Authorization"))
-            if query is None:
-                self._reply(400, json.dumps({"code": "invalid", "message": error}).encode(), {})
-                return
-            self._forward("POST", f"/write?{query}", body)
+            self._write(url.query, body)
         elif url.path == "/health":
             self._health()
-        elif url.path in ("/ping", "/query", "/write"):
+        elif url.path == "/ping":
+            status, data, headers = self._upstream(self.command, self.path, body)
+            self._reply(status, data, {**headers, "X-Influxdb-Version": GATEWAY_VERSION})
+        elif url.path in ("/query", "/write"):
             self._forward(self.command, self.path, body)
         else:
-            self._reply(404, b'{"code":"not found","message":"path not found"}', {})
+            self._reply(404, _v2_error("not found", "path not found"), {})
+
+    def _write(self, query_string: str, body: bytes) -> None:
+        query, error = translate_write_query(query_string, self.headers.get("Authorization"))
+        if query is None:
+            self._reply(400, _v2_error("invalid", error), {})
+            return
+        status, data, headers = self._upstream("POST", f"/write?{query}", body)
+        bucket = dict(parse_qsl(query_string)).get("bucket", "")
+        v2 = v2_write_answer(status, data, bucket, empty=not body.strip())
+        if v2 is None:
+            self._reply(status, data, headers)
+        else:
+            self._reply(v2[0], v2[1], {"Content-Type": "application/json; charset=utf-8"})
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -109,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _upstream(self, method: str, path: str, body: bytes) -> tuple[int, bytes, dict]:
         headers = {k: self.headers[k] for k in _PASSED_REQUEST_HEADERS if self.headers.get(k)}
+        user, password = _credentials(self.headers.get("Authorization"))
+        if user:  # 2.x's "Token user:password" is HTTP Basic for influxd 1.x
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
         conn = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port,
                                           timeout=30)
         try:
@@ -131,6 +155,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
+
+
+def _v2_error(code: str, message: str) -> bytes:
+    return json.dumps({"code": code, "message": message}).encode()
+
+
+def v2_write_answer(status: int, body: bytes, bucket: str,
+                    empty: bool) -> tuple[int, bytes] | None:
+    """InfluxDB 2.x's answer for influxd 1.x's answer ``status``/``body`` to a translated
+    write, or None to pass it through unchanged."""
+    text = body.decode("utf-8", "replace")
+    if status == 204 and empty:
+        return 400, _v2_error("invalid", "writing requires points")
+    if status == 401:
+        return 401, _v2_error("unauthorized", "unauthorized access")
+    if status == 403:
+        return 403, _v2_error("forbidden", "insufficient permissions for write")
+    if status == 404 or "retention policy not found" in text:
+        return 404, _v2_error("not found", f'bucket "{bucket}" not found')
+    if status == 400:
+        try:
+            message = json.loads(text).get("error", text)
+        except (ValueError, AttributeError):
+            message = text
+        return 400, _v2_error("invalid", str(message).strip())
+    return None
 
 
 class WriteGateway(ThreadingHTTPServer):

@@ -2,15 +2,22 @@
 
 ``InfluxServer`` writes a throwaway config (reporting off, meta/data/wal under a temp dir, quiet
 logging, free ports for HTTP and the 8088 RPC bind address), starts the binary from ``INFLUXD``
-or ``PATH``, waits for ``/ping`` and reads the version from ``X-Influxdb-Version``. Servers older
-than 1.8 get the v2-to-v1 ``WriteGateway`` in front, so ``.url`` always speaks
-``/api/v2/write``. ``stop()``/``start()`` keep the ports and the data dir (outage tests).
+or ``PATH``, waits for ``/ping`` and reads the version from ``X-Influxdb-Version``.
+
+Two URLs reach it: ``.url`` is influxd itself (the product writes 1.x natively through
+``/write``), ``.gateway_url`` the ``WriteGateway`` in front of it, which plays a 2.x server
+(``/api/v2/write``, 2.x's error bodies), so both write paths run against the real database.
+``auth=True`` starts it with ``auth-enabled = true`` and an admin user created over ``/query``
+(the helpers here then authenticate as that admin; ``create_user`` adds users for the product).
+``stop()``/``start()`` keep the ports and the data dir (outage tests); ``pause()``/``resume()``
+SIGSTOP/SIGCONT the process: it still accepts connections but never answers (a hung server).
 
 Test support only: no product code imports this, and nothing here fakes the database.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -62,15 +69,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def parse_version(text: str) -> tuple[int, int]:
-    """``"1.6.7~rc0"`` -> ``(1, 6)``; unknown text -> ``(0, 0)``."""
-    parts = []
-    for piece in text.lstrip("v").split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return (parts + [0, 0])[0], (parts + [0, 0])[1]
-
-
 _CONFIG = """\
 reporting-enabled = false
 bind-address = "127.0.0.1:{rpc_port}"
@@ -98,7 +96,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
-  auth-enabled = false
+  auth-enabled = {auth}
   log-enabled = false
   pprof-enabled = false
   flux-enabled = false
@@ -112,13 +110,17 @@ bind-address = "127.0.0.1:{rpc_port}"
 class InfluxServer:
     """One influxd process with its own directory and ports (kept across stop/start)."""
 
-    def __init__(self, root: Path | None = None, binary: str | None = None) -> None:
+    ADMIN = ("admin", "admin-test-password")
+
+    def __init__(self, root: Path | None = None, binary: str | None = None,
+                 auth: bool = False) -> None:
         self.binary = binary or find_influxd()
         self._own_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="influxd-test-"))
+        self.auth = auth
         self.http_port = free_port()
         self.rpc_port = free_port()
-        self.gateway_port: int | None = None
+        self.gateway_port = free_port()
         self.version = ""
         self._process: subprocess.Popen | None = None
         self._gateway: WriteGateway | None = None
@@ -132,10 +134,18 @@ class InfluxServer:
 
     @property
     def url(self) -> str:
-        """The URL the product uses as INFLUX_URL (speaks /api/v2/write)."""
-        if self.gateway_port is not None:
-            return f"http://127.0.0.1:{self.gateway_port}"
+        """influxd itself as INFLUX_URL: the product writes through 1.x's ``/write``."""
         return self.direct_url
+
+    @property
+    def gateway_url(self) -> str:
+        """The v2 gateway as INFLUX_URL: the product writes through ``/api/v2/write``."""
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     @property
     def running(self) -> bool:
@@ -146,7 +156,8 @@ class InfluxServer:
             return self
         config = self.root / "influxdb.conf"
         config.write_text(_CONFIG.format(root=self.root, rpc_port=self.rpc_port,
-                                         http_port=self.http_port))
+                                         http_port=self.http_port,
+                                         auth="true" if self.auth else "false"))
         log = (self.root / "influxd.log").open("ab")
         self._process = subprocess.Popen(
             [self.binary, "run", "-config", str(config)],
@@ -155,18 +166,52 @@ class InfluxServer:
         )
         log.close()
         self.version = self._wait_ready()
-        if parse_version(self.version) < (1, 8):
-            self._start_gateway()
+        if self.auth:
+            self._create_admin()
+        if self._gateway is None:
+            self._gateway = WriteGateway(self.gateway_port, "127.0.0.1", self.http_port).start()
         return self
 
-    def stop(self) -> None:
-        """Stop influxd (and the gateway) so the product sees connection refused."""
-        if self._gateway is not None:
+    def _create_admin(self) -> None:
+        """The first admin user (1.x allows creating it without credentials; a restart with
+        users in place answers 'admin user exists', which is fine)."""
+        user, password = self.ADMIN
+        try:
+            self.raw_query(f"CREATE USER {user} WITH PASSWORD '{password}' WITH ALL PRIVILEGES",
+                           method="POST")
+        except InfluxQueryError as exc:
+            if "already exists" not in str(exc) and "admin user" not in str(exc):
+                raise
+
+    def create_user(self, user: str, password: str, *, write: str = "",
+                    read: str = "") -> str:
+        """A non-admin user with WRITE and/or READ on databases; returns ``user:password``."""
+        self.raw_query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}'", method="POST")
+        for privilege, database in (("WRITE", write), ("READ", read)):
+            if database:
+                self.raw_query(f'GRANT {privilege} ON "{database}" TO "{user}"', method="POST")
+        return f"{user}:{password}"
+
+    def pause(self) -> None:
+        """SIGSTOP influxd: connections are still accepted, nothing is answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
+    def stop(self, gateway: bool = True) -> None:
+        """Stop influxd (and the gateway) so the product sees connection refused; with
+        ``gateway=False`` the gateway stays up and answers 503 like a proxy before a dead
+        server."""
+        if gateway and self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
         if self._process is None:
             return
         if self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)  # a paused server cannot stop otherwise
             self._process.send_signal(signal.SIGTERM)
             try:
                 self._process.wait(timeout=STOP_WAIT_SECONDS)
@@ -180,11 +225,6 @@ class InfluxServer:
         self.stop()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def _start_gateway(self) -> None:
-        if self.gateway_port is None:
-            self.gateway_port = free_port()
-        self._gateway = WriteGateway(self.gateway_port, "127.0.0.1", self.http_port).start()
 
     def _wait_ready(self) -> str:
         deadline = time.monotonic() + STARTUP_WAIT_SECONDS
@@ -215,11 +255,13 @@ class InfluxServer:
             params["db"] = db
         encoded = urllib.parse.urlencode(params)
         if method == "GET":
-            request = urllib.request.Request(f"{self.direct_url}/query?{encoded}")
+            request = urllib.request.Request(f"{self.direct_url}/query?{encoded}",
+                                             headers=self._auth_headers())
         else:
             request = urllib.request.Request(
                 f"{self.direct_url}/query", data=encoded.encode(), method="POST",
-                headers={"Content-Type": "application/x-www-form-urlencoded"})
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         **self._auth_headers()})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 payload = json.load(response)
@@ -231,6 +273,12 @@ class InfluxServer:
             if "error" in result:
                 raise InfluxQueryError(f"{influxql!r}: {result['error']}")
         return payload.get("results", [])
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self.auth:
+            return {}
+        pair = base64.b64encode(":".join(self.ADMIN).encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
 
     def query(self, influxql: str, db: str | None = None, epoch: str = "s") -> list[dict]:
         """Rows of every series of every statement as dicts: tags + ``time`` + columns."""
@@ -259,6 +307,7 @@ class InfluxServer:
         """Seed data through the v1 API directly (bypasses the product's sink)."""
         query = urllib.parse.urlencode({"db": db, "precision": precision})
         request = urllib.request.Request(f"{self.direct_url}/write?{query}", method="POST",
-                                         data="\n".join(lines).encode())
+                                         data="\n".join(lines).encode(),
+                                         headers=self._auth_headers())
         with urllib.request.urlopen(request, timeout=30):
             pass
