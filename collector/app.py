@@ -19,7 +19,7 @@ from collector.errors import CollectorError, RateLimited, TransientError
 from collector.health import Health, HealthServer
 from collector.jobs import Collector, Daemon, Site, requests_per_day
 from collector.log import get_logger
-from collector.sink import open_sink
+from collector.sink import BackgroundWriter, open_sink
 from collector.source import FleetClient, RateLimiter, build_client
 
 log = get_logger(__name__)
@@ -104,6 +104,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
         raise CollectorError("the token sees no energy site; nothing to collect")
     collector = Collector(client, sink, settings, history=history, clock=clock)
     health = Health(settings.collector.state_dir, 3 * settings.intervals.live_seconds)
+    health.sink_state = sink.health
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
                     history.fill_gaps)
     log.info("collecting", sites=[s.site_id for s in sites],
@@ -113,6 +114,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
 
 def run_once(daemon: Daemon) -> int:
     """Every job once, in order, for every site; returns points written. Raises
+    ``PointsKept`` when points stayed in the spool (InfluxDB refused or unreachable), and
     ``CollectorError`` when a site failed (a skipped sample, a past day without buckets...)
     or InfluxDB refused points as invalid: the cycle did not collect what it should have."""
     collector, written = daemon.collector, 0
@@ -123,6 +125,7 @@ def run_once(daemon: Daemon) -> int:
             with contextlib.suppress(CollectorError):
                 written += job(group)
     written += collector.write_metrics()
+    collector.sink.ensure_delivered()  # points left in the spool: say so, exit 1
     failing = collector.tracker.failing
     if failing:
         raise CollectorError("; ".join(f"{k}: {v}" for k, v in sorted(failing.items())))
@@ -142,10 +145,12 @@ def run_forever(daemon: Daemon, settings: Settings) -> int:
     if settings.collector.health_port:
         server = HealthServer(settings.collector.health_port, daemon.health,
                               lambda: metrics_text(daemon)).start()
+    writer = write_in_background(daemon, settings)
     daemon.schedule()
     try:
         daemon.run_until_stopped(stop)
     finally:
+        writer.close()  # what is still queued goes to the spool
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if server:
@@ -154,6 +159,25 @@ def run_forever(daemon: Daemon, settings: Settings) -> int:
         raise daemon.fatal
     log.info("stopped")
     return 0
+
+
+def write_in_background(daemon: Daemon, settings: Settings) -> BackgroundWriter:
+    """Give the daemon's jobs a ``BackgroundWriter``: polls never wait on InfluxDB."""
+    writer = BackgroundWriter.for_settings(daemon.collector.sink, settings).start()
+    daemon.collector.writer = writer
+    daemon.health.sink_state = writer.health
+    return writer
+
+
+def sink_metric_lines(sink: Any, writer: Any) -> list[str]:
+    """The sink's state as Prometheus lines: one ``influxdb_state`` gauge per state (1 for the
+    current one), dead letters, points waiting in the writer's queue."""
+    state = getattr(sink, "state", "unknown")
+    lines = [f'tesla_energy_influxdb_state{{state="{name}"}} {int(state == name)}'
+             for name in ("unknown", "up", "down", "refused")]
+    lines.append(f"tesla_energy_dead_letters_total {getattr(sink, 'dead_letters', 0)}")
+    lines.append(f"tesla_energy_write_queue_points {getattr(writer, 'queued_points', 0)}")
+    return lines
 
 
 def metrics_text(daemon: Daemon) -> str:
@@ -166,6 +190,7 @@ def metrics_text(daemon: Daemon) -> str:
                          f"{getattr(stats, name)}")
     lines.append(f"tesla_energy_points_written_total {collector.sink.points_written}")
     lines.append(f"tesla_energy_spool_points {collector.sink.spool_points}")
+    lines.extend(sink_metric_lines(collector.sink, collector.writer))
     last = daemon.health.last_write or 0
     lines.append(f"tesla_energy_last_write_timestamp_seconds {last:.0f}")
     lines.append(f"tesla_energy_failing_jobs {len(collector.tracker.failing)}")

@@ -4,8 +4,11 @@ The daemon records every successful InfluxDB write here; the heartbeat file (JSO
 atomically, at most once every few seconds) carries the time of the last successful write
 and how old it may get before the daemon counts as stale (3 live intervals). ``python -m
 collector.health`` (the container HEALTHCHECK) exits 0 when fresh, 1 when stale or missing.
-The optional HTTP server answers ``/healthz`` (200 ok / 503 stale) and ``/metrics``
-(Prometheus text). Nothing here talks to the Fleet API or InfluxDB.
+The optional HTTP server answers ``/healthz`` (200 ok / 503 stale or failing) and ``/metrics``
+(Prometheus text). The sink's state (``sink_state``: up, down, refused, spool size) is part of
+the heartbeat; InfluxDB *refusing* writes (wrong token, missing database) counts as failing at
+once, while InfluxDB *down* only makes the daemon stale after 3 live intervals without a
+write. Nothing here talks to the Fleet API or InfluxDB.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ WRITE_EVERY_SECONDS = 5.0
 
 class Health:
     """Tracks the last successful write and per-job state; persists the heartbeat file."""
+
+    sink_state: Callable[[], dict[str, Any]] | None = None  # the sink's health(), when set
 
     def __init__(self, state_dir: Path, stale_after: float,
                  clock: Callable[[], float] = time.time) -> None:
@@ -64,14 +69,23 @@ class Health:
         reference = self.last_write or self.started_at
         return self._clock() - reference > self.stale_after
 
+    def status(self) -> str:
+        """``influxdb refused`` (failing now), ``stale`` or ``ok``."""
+        if _sink_refused(self.snapshot()):
+            return "influxdb refused"
+        return "stale" if self.is_stale() else "ok"
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            snapshot = {
                 "last_write": self.last_write,
                 "started_at": self.started_at,
                 "stale_after": self.stale_after,
                 "jobs": {k: dict(v) for k, v in self.jobs.items()},
             }
+        if self.sink_state is not None:
+            snapshot["sink"] = self.sink_state()
+        return snapshot
 
     def save(self) -> None:
         # On failure the HTTP endpoint still answers and the checker reports the file stale.
@@ -85,12 +99,20 @@ def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:
         beat = json.loads(path.read_text())
     except (OSError, ValueError):
         return False, f"no readable heartbeat at {path}"
+    if _sink_refused(beat):
+        sink = beat["sink"]
+        return False, f"InfluxDB refuses writes ({sink.get('error')}); fix {sink.get('fix')}"
     now = time.time() if now is None else now
     reference = beat.get("last_write") or beat.get("started_at") or 0
     age = now - float(reference)
     if age > float(beat.get("stale_after") or 0):
         return False, f"stale: last successful write {age:.0f} s ago"
     return True, f"ok: last successful write {age:.0f} s ago"
+
+
+def _sink_refused(snapshot: dict[str, Any]) -> bool:
+    sink = snapshot.get("sink")
+    return isinstance(sink, dict) and sink.get("influxdb") == "refused"
 
 
 class HealthServer:
@@ -118,9 +140,9 @@ def _handler(health: Health, metrics_text: Callable[[], str]) -> type[BaseHTTPRe
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             if self.path.startswith("/healthz"):
-                stale = health.is_stale()
-                body = json.dumps({"status": "stale" if stale else "ok", **health.snapshot()})
-                self._send(503 if stale else 200, body, "application/json")
+                status = health.status()
+                body = json.dumps({"status": status, **health.snapshot()})
+                self._send(200 if status == "ok" else 503, body, "application/json")
             elif self.path.startswith("/metrics"):
                 self._send(200, metrics_text(), "text/plain; version=0.0.4")
             else:

@@ -119,6 +119,7 @@ class Collector:
         self.clock = clock
         self.tracker = FailureTracker()
         self.tariffs = TariffRecorder(sink)
+        self.writer: Any = sink  # the daemon swaps in a BackgroundWriter (writes off the poll)
         self._last_live: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -211,7 +212,7 @@ class Collector:
         frames = [f for f in frames if f is not None and len(f)]
         if not frames:
             return 0
-        return self.sink.write(frames).written
+        return self.writer.write(frames).written
 
 
 class Daemon:
@@ -239,6 +240,7 @@ class Daemon:
         )
         collector.tracker.recovered_hook = self._on_recovery
         self._sink_was_down = False
+        self._stopping = False
 
     def groups(self) -> list[list[Site]]:
         return [self.sites[i:i + GROUP_SIZE] for i in range(0, len(self.sites), GROUP_SIZE)]
@@ -297,8 +299,7 @@ class Daemon:
         return self.collector.write_metrics()
 
     def _after_cycle(self) -> None:
-        sink = self.collector.sink
-        down = bool(getattr(sink, "spooling", False))
+        down = bool(getattr(self.collector.writer, "spooling", False))
         if not down:  # a clean cycle, even when the API served the same sample again
             self.health.wrote()
         if self._sink_was_down and not down:
@@ -318,7 +319,9 @@ class Daemon:
 
     def request_gap_fill(self, reason: str) -> None:
         """Run the gap fill soon (one at a time; repeated requests coalesce)."""
-        if not self.gap_fill:
+        # A job adding a job while the scheduler shuts down would deadlock APScheduler (its
+        # shutdown holds the job-store lock while it waits for the running jobs).
+        if not self.gap_fill or self._stopping:
             return
         log.info("gap fill requested", reason=reason)
         self.scheduler.add_job(
@@ -352,6 +355,7 @@ class Daemon:
 
     def shutdown(self, timeout: float = 8.0) -> None:
         """Stop scheduling, let running jobs finish (at most ``timeout`` s), save health."""
+        self._stopping = True
         close_history = getattr(self.collector.history, "close", None)
         if close_history is not None:
             close_history()  # budget-paced history work gives up at once

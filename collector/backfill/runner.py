@@ -11,7 +11,9 @@ writer prices each batch's energy buckets and writes their ``energy_cost`` lines
 write, and keeps the priced buckets for the settling of charges after the run.
 
 Failures are named by what happens next: bad or wrong-day replies and transient errors are
-retried per window and then reported; auth, rejected requests and sink failures stop the run.
+retried per window and then reported; auth, rejected requests and sink failures stop the run,
+and so does InfluxDB refusing the writes (the points are in the spool; more requests would only
+spend the API budget).
 This module does not plan windows or know field names; it must not import httpx or influxdb.
 """
 
@@ -262,6 +264,8 @@ class Runner:
                         exc if isinstance(exc, CollectorError) else None)
             return
         self._count(batch)
+        if getattr(self.sink, "state", "") == "refused":  # spooled; fetching more cannot help
+            self._fatal(self.sink.undelivered())
 
     def _write(self, written: list[_Result], final: bool) -> list[_Result]:
         """Write the batch's lines plus, every ``price_rows`` buckets (and at the end), the

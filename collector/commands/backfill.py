@@ -116,38 +116,53 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     concurrency = args.concurrency or settings.backfill.concurrency
     limiter = RateLimiter(args.rate or settings.backfill.requests_per_second)
-    with build_client(settings, limiter=limiter) as client:
+    # The sink first (a refused InfluxDB stops the command before any Fleet API request);
+    # a dry run needs one only to read coverage for --missing.
+    needs_sink = not args.dry_run or scope.missing
+    with _sink_or_none(settings, needs_sink) as sink, \
+            build_client(settings, limiter=limiter) as client:
         site_ids = args.sites or discover_site_ids(client, settings)
         if not site_ids:
             raise UsageError("the token sees no energy site; check the account and its scopes")
         if args.dry_run:
-            return _dry_run(client, settings, site_ids, scope)
-        return _import(client, settings, site_ids, scope, concurrency)
+            return _dry_run(client, settings, site_ids, scope, sink)
+        return _import(client, sink, settings, site_ids, scope, concurrency)
 
 
-def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope) -> int:
+@contextmanager
+def _sink_or_none(settings: Settings, needed: bool) -> Iterator[Any]:
+    if not needed:
+        yield None
+        return
+    sink = open_sink(settings)
+    try:
+        yield sink
+    finally:
+        sink.close()
+
+
+def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
+             sink: Any) -> int:
     # The same zone chain as the import: a site whose zone neither the configuration nor
     # site_info names costs one probe request here too (no history is imported).
     sites = resolve_sites(client, site_ids, settings.tesla.time_zone)
-    sink = open_sink(settings) if scope.missing else None
     for line in plan_lines(sites, plan(sites, scope, sink=sink)):
         print(line)
     return 0
 
 
-def _import(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
+def _import(client: Any, sink: Any, settings: Settings, site_ids: list[int], scope: Scope,
             concurrency: int) -> int:
-    sink = open_sink(settings)
     checkpoint = Checkpoint(checkpoint_path(settings.collector.state_dir))
     stop = threading.Event()
-    try:
-        with stop_on_sigterm(stop):
-            summary = run_backfill(client, sink, site_ids, scope,
-                                   config_zone=settings.tesla.time_zone, concurrency=concurrency,
-                                   checkpoint=checkpoint, stop=stop,
-                                   system_price=settings.cost.system_price or None)
-    finally:
-        sink.close()
+    with stop_on_sigterm(stop):
+        summary = run_backfill(client, sink, site_ids, scope,
+                               config_zone=settings.tesla.time_zone, concurrency=concurrency,
+                               checkpoint=checkpoint, stop=stop,
+                               system_price=settings.cost.system_price or None)
+    kept = sink.undelivered()
+    if kept and not summary.error:
+        summary.error = kept  # nothing claims "complete" while points wait in the spool
     for line in format_summary(summary):
         print(line)
     if summary.interrupted:

@@ -1,8 +1,9 @@
 """``tesla-energy demo``: the whole product against the built-in simulated site.
 
 Starts the simulator in-process, imports its last days of history, then runs the daemon
-against it, writing to the configured InfluxDB. Without a reachable InfluxDB it says so once
-and keeps collecting into the spool until one answers.
+against it, writing to the configured InfluxDB (any 1.x natively, 2.x, 3). A refusing InfluxDB
+(wrong token, missing database) stops it at start with one line; without a reachable one it
+says so once and keeps collecting into the spool until one answers.
 """
 
 from __future__ import annotations
@@ -71,10 +72,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"simulated site(s) at {sim.base_url}; writing to InfluxDB at {settings.influx.url}")
         daemon = app.build(settings)
         try:
-            sink = daemon.collector.sink
-            if not sink.ping():
-                print(f"InfluxDB at {settings.influx.url} is not reachable: collecting anyway; "
-                      f"points wait in {settings.collector.state_dir / 'spool'} until it answers")
+            sink = daemon.collector.sink  # probed: refused -> exit 2, unreachable -> said once
             if args.days:
                 today = datetime.now(UTC).date()
                 scope = Scope(start=today - timedelta(days=args.days), end=today)

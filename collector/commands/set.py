@@ -15,7 +15,6 @@ from typing import Any
 from collector.commands.common import add_site_argument, resolve_site, settings_from
 from collector.config import ascii_whole_number
 from collector.control import Capability, Change, Options, apply_change
-from collector.sink import InfluxSink
 from collector.source import build_client
 
 ON_OFF = {"on": True, "off": False}
@@ -115,11 +114,17 @@ def handle(args: argparse.Namespace) -> int:
 
 def run_change(args: argparse.Namespace, change: Change) -> int:
     """Build the client (and the sink unless dry-run) and run the control flow."""
+    from collector.sink import open_sink
+
     settings = settings_from(args)
     options = Options(yes=args.yes, dry_run=args.dry_run)
-    with build_client(settings) as client:
-        site_id = resolve_site(client, settings, args.site)
-        if args.dry_run:
-            return apply_change(client, None, site_id, change, options)
-        with InfluxSink(settings) as sink:
-            return apply_change(client, sink, site_id, change, options)
+    if args.dry_run:
+        with build_client(settings) as client:
+            return apply_change(client, None, resolve_site(client, settings, args.site), change,
+                                options)
+    # The sink first: a refused InfluxDB stops the command before anything is changed.
+    with open_sink(settings) as sink, build_client(settings) as client:
+        code = apply_change(client, sink, resolve_site(client, settings, args.site), change,
+                            options)
+        sink.ensure_delivered(refusals_only=True)  # the change is made; its record waits
+        return code
