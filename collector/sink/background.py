@@ -201,8 +201,9 @@ class BackgroundWriter:
         return lines
 
     def _retry_wait(self) -> float | None:
-        """Seconds until the spool should be tried again; None when there is nothing to try."""
-        if not self.sink.failing or not self.sink.spool_points:
+        """Seconds until the spool should be tried again (also when InfluxDB is up but an
+        overflow put points there); None when the spool is empty."""
+        if not self.sink.spool_points:
             return None
         return self._last_attempt + self._retry_interval() - self._clock()
 

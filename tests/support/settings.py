@@ -10,17 +10,18 @@ from collector.config import CollectorSettings, InfluxSettings, Secret, Settings
 
 
 def make_settings(url: str, database: str, state_dir: Path, *, token: str = "",
-                  spool_max_mb: float | None = None, **influx: Any) -> Settings:
-    """Settings with bucket ``<database>/autogen`` (the 1.x ``db/rp`` form) at ``url``.
+                  spool_max_mb: float | None = None, policy: str = "autogen",
+                  **influx: Any) -> Settings:
+    """Settings with bucket ``<database>/<policy>`` (the 1.x ``db/rp`` form) at ``url``.
 
-    ``token`` may be ``""`` (no auth) or ``"user:pass"`` (accepted by the gateway and by 1.8+).
+    ``token`` may be ``""`` (no auth) or ``"user:pass"`` (1.x users; the gateway passes it on).
     """
     collector = CollectorSettings(state_dir=state_dir)
     if spool_max_mb is not None:
         collector = dataclasses.replace(collector, spool_max_mb=spool_max_mb)
     return Settings(
         influx=InfluxSettings(url=url, token=Secret(token), org="-",
-                              bucket=f"{database}/autogen", **influx),
+                              bucket=f"{database}/{policy}", **influx),
         collector=collector,
     )
 
