@@ -14,8 +14,8 @@ Prints, side by side from one run:
 
 The simulator and influxd run in a helper subprocess (``--serve``), so this process's CPU time
 is only the collector's: client, parsing, transform, line protocol and the InfluxDB writes.
-Writes go to a real influxd when one is installed (through the v2 write gateway for 1.x
-servers, as in the tests), else to the dry-run line-protocol sink writing to /dev/null; the
+Writes go to a real influxd when one is installed (natively through its ``/write``, as the
+product writes every 1.x), else to the dry-run line-protocol sink writing to /dev/null; the
 output says which. Run: ``.venv/bin/python bench/bench_backfill.py [--latency-ms 150]``.
 """
 

@@ -134,6 +134,7 @@ def load_benchmark(server: InfluxServer, sites: int, interval: float, seconds: f
             db = server.create_database("bench_load")
             settings = settings_for(server, db, Path(state), base, auth, live=interval)
             daemon = app.build(settings)
+            writer = app.write_in_background(daemon, settings)  # as `tesla-energy run` does
             daemon.schedule()
             stop = threading.Event()
             runner = threading.Thread(target=daemon.run_until_stopped, args=(stop,))
@@ -145,6 +146,7 @@ def load_benchmark(server: InfluxServer, sites: int, interval: float, seconds: f
             t2, c2, p2 = time.perf_counter(), time.process_time(), live_polls(daemon)
             stop.set()
             runner.join(30)
+            writer.close()
             polls = live_polls(daemon)
             daemon.close()
     finally:
