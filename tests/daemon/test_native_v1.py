@@ -18,6 +18,7 @@ import pytest
 from collector.cli import main
 from collector.sim import SimClock, SimConfig, SimServer
 from tests.support import InfluxServer
+from tests.support.settings import set_cli_env
 
 START = datetime(2024, 6, 12, 19, 0, tzinfo=UTC)
 
@@ -31,14 +32,7 @@ def sim():
 
 
 def _env(monkeypatch, sim: SimServer, url: str, db: str, state: Path) -> None:
-    values = {"TESLA_API_URL": sim.base_url, "TESLA_ACCESS_TOKEN": "native-test-token",
-              "INFLUX_URL": url, "INFLUX_BUCKET": f"{db}/autogen", "INFLUX_ORG": "-",
-              "INFLUX_TOKEN": "", "COLLECTOR_STATE_DIR": str(state),
-              "COLLECTOR_BACKFILL_RATE": "200", "COLLECTOR_LOG_FORMAT": "json"}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE"):
-        monkeypatch.delenv(key, raising=False)
+    set_cli_env(monkeypatch, sim.base_url, url, db, state, INFLUX_TOKEN="")
 
 
 def _write_api(stderr: str) -> set[str]:

@@ -22,6 +22,7 @@ from collector.cli import main
 from collector.log import redact_text
 from collector.sim import SimClock, SimConfig, SimServer
 from tests.support import InfluxServer
+from tests.support.settings import set_cli_env
 
 TOKEN = "commands-test-token"
 START = datetime(2024, 6, 12, 19, 0, tzinfo=UTC)
@@ -47,16 +48,12 @@ def writer(auth_influxd: InfluxServer) -> tuple[str, str]:
 @pytest.fixture
 def env(monkeypatch, sim: SimServer, auth_influxd: InfluxServer, writer, tmp_state_dir):
     database, token = writer
-    values = {"TESLA_API_URL": sim.base_url, "TESLA_ACCESS_TOKEN": TOKEN,
-              "TESLA_MAX_RETRIES": "0", "INFLUX_URL": auth_influxd.url, "INFLUX_TOKEN": token,
-              "INFLUX_BUCKET": f"{database}/autogen", "INFLUX_ORG": "-",
-              "COLLECTOR_STATE_DIR": str(tmp_state_dir), "COLLECTOR_BACKFILL_RATE": "200",
-              "COLLECTOR_LOG_FORMAT": "json"}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    for key in ("COLLECTOR_CONFIG", "TESLA_SITE_IDS", "TESLA_TIME_ZONE", "TESLA_REFRESH_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    return values
+    values = {"TESLA_ACCESS_TOKEN": TOKEN, "TESLA_MAX_RETRIES": "0", "INFLUX_TOKEN": token}
+    set_cli_env(monkeypatch, sim.base_url, auth_influxd.url, database, tmp_state_dir, **values)
+    monkeypatch.delenv("TESLA_REFRESH_TOKEN", raising=False)
+    return {"TESLA_API_URL": sim.base_url, "INFLUX_URL": auth_influxd.url,
+            "INFLUX_BUCKET": f"{database}/autogen",
+            "database": database, "state": str(tmp_state_dir), **values}
 
 
 def _expected(line: str) -> str:
@@ -118,6 +115,13 @@ def _refuse_after_probe(monkeypatch, module: Any, server: InfluxServer, writer) 
     monkeypatch.setattr(module, "open_sink", probe_then_revoke)
 
 
+def _restore(monkeypatch, env: dict) -> None:
+    """The environment again after ``monkeypatch.undo()`` dropped the open_sink hook."""
+    set_cli_env(monkeypatch, env["TESLA_API_URL"], env["INFLUX_URL"], env["database"],
+                Path(env["state"]), TESLA_ACCESS_TOKEN=TOKEN, TESLA_MAX_RETRIES="0",
+                INFLUX_TOKEN=env["INFLUX_TOKEN"])
+
+
 def _regrant(server: InfluxServer, writer) -> None:
     database, token = writer
     server.raw_query(f'GRANT WRITE ON "{database}" TO "{token.split(":")[0]}"', method="POST")
@@ -138,8 +142,7 @@ def test_run_once_refused_mid_run_exits_1_and_replays_after_the_fix(
         f'"{writer[1].split(":")[0]}" user is not authorized to write to database '
         f'"{writer[0]}"; fix INFLUX_TOKEN and run again')
     monkeypatch.undo()
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    _restore(monkeypatch, env)
     _regrant(auth_influxd, writer)
     assert main(["run", "--once"]) == 0
     assert _spooled(tmp_state_dir) == 0
@@ -159,8 +162,7 @@ def test_backfill_refused_mid_run_stops_keeps_the_points_and_resumes(
             "answered 403") in out and "and run again" in out
     assert "backfill complete" not in out
     monkeypatch.undo()
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    _restore(monkeypatch, env)
     _regrant(auth_influxd, writer)
     assert main(COMMANDS["backfill"]) == 0
     assert "backfill complete" in capsys.readouterr().out
