@@ -19,14 +19,17 @@ from collector.sink.printer import LineProtocolPrinter
 from collector.sink.spool import Spool
 
 
-def open_sink(settings: Settings, dry_run: bool = False,
-              stream: TextIO | None = None) -> InfluxSink | LineProtocolPrinter:
+def open_sink(settings: Settings, dry_run: bool = False, stream: TextIO | None = None,
+              probe: bool = True) -> InfluxSink | LineProtocolPrinter:
     """The sink for a command: a printer for ``--dry-run``, else an ``InfluxSink`` whose
-    target was probed: a refusal raises ``InfluxRefused`` (exit 2), an unreachable server is
-    reported once and the sink spools until it answers."""
+    target was probed with an empty write: a refusal raises ``InfluxRefused`` (exit 2), an
+    unreachable server is reported once and the sink spools until it answers. A command that
+    only reads (a read-only token may not write) passes ``probe=False``."""
     if dry_run:
         return LineProtocolPrinter(stream)
     sink = InfluxSink(settings)
+    if not probe:
+        return sink
     try:
         sink.check_target()
     except BaseException:

@@ -12,10 +12,11 @@ Every answer is classified (``collector.sink.answers``), and what happens next d
   logged once with the setting to fix, health shows it, and one-shot commands end with exit 1
   (``ensure_delivered``). Retrying cannot help until a person acts.
 
-All attempts for one write share one deadline (``influx.write_deadline_seconds``); each
-request's timeout is what is left of it, so a hung InfluxDB costs at most the deadline. Every
-write first replays the spool (oldest first), so points reach InfluxDB in the order they were
-produced; a new sink on the same state dir (a restart) replays what is left.
+All attempts to send one chunk share one deadline (``influx.write_deadline_seconds``); each
+request's timeout is what is left of it, so a hung InfluxDB costs at most the deadline, while
+a long replay of a healthy server goes on chunk by chunk. Every write first replays the spool
+(oldest first), so points reach InfluxDB in the order they were produced; a new sink on the
+same state dir (a restart) replays what is left.
 
 ``check_target`` is the start-up probe: it detects the server (``/ping``'s version: 1.x is
 written through ``/write``, 2.x and 3 through ``/api/v2/write``, see ``collector.sink.target``)
@@ -224,18 +225,17 @@ class InfluxSink:
 
     def deliver(self, lines: list[str], cancelled: Callable[[], bool] | None = None,
                 ) -> tuple[WriteResult, list[str]]:
-        """Replay the spool, then send ``lines``, all within one write deadline. Returns the
+        """Replay the spool, then send ``lines`` (each chunk within the write deadline). Returns the
         result and the lines that were not written (the caller keeps them: ``keep``).
         ``cancelled()`` true after the replay: ``lines`` were meanwhile spooled by the caller
         (and just replayed), so they are not sent again out of order."""
         with self._send_lock:
             result = WriteResult()
-            budget = _Budget(self.write_deadline, self._clock)
-            if self._has_backlog() and not self._replay_locked(result, budget):
+            if self._has_backlog() and not self._replay_locked(result):
                 return result, lines
             if cancelled is not None and cancelled():
                 return result, []
-            delivery = self._deliver(lines, budget)
+            delivery = self._deliver(lines)
             result.written += delivery.written
             result.dead_lettered += delivery.dead
             if delivery.failure is not None:
@@ -253,17 +253,17 @@ class InfluxSink:
 
     def replay(self) -> WriteResult:
         """Send spooled lines in order, chunk by chunk, until the spool is empty or InfluxDB
-        fails again (within one write deadline)."""
+        fails again."""
         with self._send_lock:
             result = WriteResult()
-            self._replay_locked(result, _Budget(self.write_deadline, self._clock))
+            self._replay_locked(result)
             return result
 
-    def _replay_locked(self, result: WriteResult, budget: _Budget) -> bool:
-        if not self._drain(self.spool, result, budget):
+    def _replay_locked(self, result: WriteResult) -> bool:
+        if not self._drain(self.spool, result):
             return False
         for orphan in orphan_spools(self._state_dir, self.spool.directory, self._spool_bytes):
-            drained = self._drain(orphan, result, budget)
+            drained = self._drain(orphan, result)
             if drained:
                 orphan.discard()
             else:
@@ -281,7 +281,7 @@ class InfluxSink:
         root = self._state_dir / PRIVATE_SPOOLS
         return root.is_dir() and any(p != self.spool.directory for p in root.iterdir())
 
-    def _drain(self, spool: Spool, result: WriteResult, budget: _Budget) -> bool:
+    def _drain(self, spool: Spool, result: WriteResult) -> bool:
         """Send ``spool``'s lines in order until it reads empty; False when InfluxDB failed."""
         lock = self._spool_lock if spool is self.spool else threading.Lock()
         while True:
@@ -289,7 +289,7 @@ class InfluxSink:
                 batch = spool.read(self.chunk_lines)
             if not batch:
                 return True
-            delivery = self._deliver(batch, budget)
+            delivery = self._deliver(batch)
             with lock:
                 spool.commit(delivery.handled)
             result.replayed += delivery.written
@@ -298,14 +298,14 @@ class InfluxSink:
                 self._mark_failed(delivery.failure)
                 return False
 
-    def _deliver(self, lines: list[str], budget: _Budget) -> _Delivery:
+    def _deliver(self, lines: list[str]) -> _Delivery:
         """Send ``lines`` in chunks; bisect invalid chunks down to the bad lines."""
         delivery = _Delivery()
         pending = deque((start, min(start + self.chunk_lines, len(lines)))
                         for start in range(0, len(lines), self.chunk_lines))
         while pending:
             start, end = pending.popleft()
-            answer = self._send_with_retry(lines[start:end], budget)
+            answer = self._send_with_retry(lines[start:end])
             if answer.kind == OK:
                 delivery.written += end - start
                 self.points_written += end - start
@@ -327,7 +327,9 @@ class InfluxSink:
         log.warning("influxdb_rejected_point", reason=reason, points=len(lines),
                     dead_letter_file=str(self._dead.path))
 
-    def _send_with_retry(self, lines: list[str], budget: _Budget) -> Answer:
+    def _send_with_retry(self, lines: list[str]) -> Answer:
+        """Send one chunk: retries while transient, all within one write deadline."""
+        budget = _Budget(self.write_deadline, self._clock)
         attempts = 1 if self.failing else self.max_attempts
         answer = Answer(TRANSIENT, "write deadline passed before the first attempt")
         for number in range(attempts):

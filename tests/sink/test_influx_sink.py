@@ -250,3 +250,32 @@ def test_second_process_on_same_state_dir_gets_a_private_spool_that_is_adopted(
     assert _count(private_influxd, db, "live_status", "solar_power") == 12
     assert not any((tmp_state_dir / "spool.d").iterdir())
     daemon.close()
+
+
+def test_a_hung_server_costs_one_write_deadline_then_the_points_are_kept(
+        private_influxd: InfluxServer, tmp_state_dir: Path) -> None:
+    """SIGSTOP'd influxd: every retry gets only what is left of the deadline, then spool."""
+    db = private_influxd.create_database("deadline")
+    settings = make_settings(private_influxd.url, db, tmp_state_dir, timeout_seconds=0.5,
+                             write_deadline_seconds=0.8)
+    sink = InfluxSink(settings, sleep=lambda _s: None, max_attempts=5)
+    timeouts: list[float] = []
+    real = sink._transport.post_lines
+
+    def spy(target, lines, timeout):
+        timeouts.append(timeout)
+        return real(target, lines, timeout)
+
+    sink._transport.post_lines = spy  # type: ignore[method-assign]
+    assert sink.check_target()
+    timeouts.clear()
+    private_influxd.pause()
+    try:
+        result = sink.write(_live_lines(0, 3))
+    finally:
+        private_influxd.resume()
+    assert result.spooled == 3 and sink.state == "down"
+    assert timeouts[0] == 0.5 and all(t < 0.5 for t in timeouts[1:])  # never past 0.8 s
+    assert sum(timeouts) <= 0.8 + 1e-6 and len(timeouts) < 5
+    assert sink.write(_live_lines(3, 1)).replayed == 3
+    sink.close()
