@@ -171,14 +171,17 @@ class Spool:
 
     # --- counts (all derived from the files) ---
 
+    # Read from other threads (health, metrics) while the owner appends: list() takes the
+    # dict's values in one step, so a concurrent insert cannot break the iteration.
+
     @property
     def points(self) -> int:
-        return sum(seg.lines for seg in self._segs.values()) - self._consumed
+        return sum(seg.lines for seg in list(self._segs.values())) - self._consumed
 
     @property
     def size_bytes(self) -> int:
         offset = self._cursor.offset if self._cursor.segment in self._segs else 0
-        return sum(seg.size for seg in self._segs.values()) - offset
+        return sum(seg.size for seg in list(self._segs.values())) - offset
 
     def has_lines(self) -> bool:
         """Whether the files hold unreplayed lines (read from disk, not from a counter)."""
@@ -197,11 +200,13 @@ class Spool:
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode()
+        target: Path | None = None
         try:
             target = self._active_segment(len(payload))
             self._write_whole(target, payload)
         except OSError as exc:
-            self._append_failed(len(lines), exc)
+            self._append_failed(len(lines), exc, target)
+        assert target is not None
         seg = self._segs[target.name]
         seg.lines += len(lines)
         seg.size += len(payload)
@@ -234,9 +239,13 @@ class Spool:
         except OSError:  # the counts are re-derived and a partial line is cut on open
             log.exception("spool_truncate_failed", directory=str(self.directory))
 
-    def _append_failed(self, count: int, exc: OSError) -> None:
+    def _append_failed(self, count: int, exc: OSError, target: Path | None) -> None:
         self._repair_tail()
-        self._scan()
+        if target is not None:  # re-derive that segment's counts from the file
+            if target.exists():
+                self._segs[target.name] = _count_file(target)
+            else:
+                self._segs.pop(target.name, None)
         if exc.errno not in _NO_SPACE:
             raise SinkError(f"cannot append to spool {self.directory}: {exc.strerror}") from None
         size_mb = round(self.size_bytes / 2**20, 3)
