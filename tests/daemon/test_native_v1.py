@@ -63,6 +63,7 @@ def test_demo_writes_to_influxd_1_6_directly(influxd, influx_db, tmp_state_dir, 
            if not k.startswith(("TESLA_", "INFLUX_", "COLLECTOR_"))}
     env.update(INFLUX_URL=influxd.url, INFLUX_BUCKET=f"{influx_db}/autogen", INFLUX_ORG="-",
                COLLECTOR_STATE_DIR=str(tmp_state_dir), COLLECTOR_LIVE_INTERVAL="1",
+               COLLECTOR_BACKFILL_RATE="200",
                COLLECTOR_LOG_FORMAT="json")
     log = tmp_path / "demo.log"
     with log.open("wb") as stderr:
