@@ -299,9 +299,12 @@ class Daemon:
         return self.collector.write_metrics()
 
     def _after_cycle(self) -> None:
-        down = bool(getattr(self.collector.writer, "spooling", False))
+        writer = self.collector.writer
+        down = bool(getattr(writer, "spooling", False))
         if not down:  # a clean cycle, even when the API served the same sample again
             self.health.wrote()
+        elif getattr(writer, "failing", False):
+            self.health.save()  # the heartbeat file says why: InfluxDB down or refusing
         if self._sink_was_down and not down:
             self.request_gap_fill("influxdb recovered")
         self._sink_was_down = down

@@ -318,13 +318,15 @@ class Spool:
         count = min(count, len(self._pending))
         offset += sum(self._pending[:count])
         self._pending = self._pending[count:]
-        self._consumed += count
         if offset >= self._segs[first.name].size:
             self._advance(first)
         else:
+            self._consumed += count
             self._save_cursor(_Cursor(first.name, offset))
 
     def _advance(self, finished: Path) -> None:
+        # (in this order, a concurrent reader of ``points`` never sees too few)
+        self._consumed = 0
         finished.unlink(missing_ok=True)
         self._segs.pop(finished.name, None)
         self._restart_cursor()

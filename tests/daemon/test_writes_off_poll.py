@@ -164,19 +164,23 @@ def test_refusal_in_the_daemon_keeps_collecting_shows_in_health_and_recovers(
             assert [e["event"] for e in logs].count("influxdb_refused_writes") == 1
             assert sends[0] < 10  # retried slowly, not once per poll
             assert daemon.health.status() == "influxdb refused"
+            daemon.schedule()
+            daemon.scheduler.start(paused=True)
+            daemon.scheduler.get_job("live:0").func()  # a cycle saves the heartbeat file
+            daemon.scheduler.shutdown(wait=False)
+            healthy, reason = check_heartbeat(daemon.health.path)
+            assert not healthy and "InfluxDB refuses writes (HTTP 403" in reason
             status, body = _healthz(daemon)
             assert status == 503 and body["status"] == "influxdb refused"
             assert body["sink"]["influxdb"] == "refused" and "GRANT WRITE" in body["sink"]["fix"]
-            daemon.health.save()
-            healthy, reason = check_heartbeat(daemon.health.path)
-            assert not healthy and "InfluxDB refuses writes (HTTP 403" in reason
             metrics = app.metrics_text(daemon)
             assert 'tesla_energy_influxdb_state{state="refused"} 1' in metrics
             assert 'tesla_energy_influxdb_state{state="down"} 0' in metrics
             assert f"tesla_energy_spool_points {kept}" in metrics
             auth_influxd.raw_query(f'GRANT WRITE ON "{db}" TO "{user}"', method="POST")
-            _wait_for(lambda: writer.spool_points == 0, "the retry to replay the spool")
-            assert collector.sink.state == "up" and daemon.health.status() == "ok"
+            _wait_for(lambda: collector.sink.state == "up" and writer.spool_points == 0,
+                      "the retry to replay the spool")
+            assert daemon.health.status() == "ok"
             assert _count(auth_influxd, db) == 20
             assert _count(auth_influxd, db) + _count(
                 auth_influxd, db, "wall_connector", "wall_connector_power") == kept
