@@ -70,6 +70,7 @@ def _one_line(capsys) -> str:
 
 
 COMMANDS = {
+    "run": ["run"],
     "run --once": ["run", "--once"],
     "backfill": ["backfill", "--start", "2024-06-10", "--end", "2024-06-11"],
     "set": ["set", "backup-reserve", "35", "--yes"],
@@ -89,6 +90,12 @@ def test_a_wrong_token_stops_every_command_at_start(command, env, monkeypatch, s
         f'user:password of an InfluxDB user that may write to "{database}"')
     assert "not-it" not in line
     assert sim.requests.count() == 0  # no Fleet API request, nothing changed
+
+
+def test_the_demo_stops_at_start_on_a_wrong_token(env, monkeypatch, capsys):
+    monkeypatch.setenv("INFLUX_TOKEN", env["INFLUX_TOKEN"].split(":")[0] + ":not-it")
+    assert main(["demo", "--days", "0"]) == 2
+    assert "HTTP 401 authorization failed" in _one_line(capsys)
 
 
 @pytest.mark.parametrize("command", ["run --once", "backfill"])
