@@ -117,9 +117,9 @@ def handle(args: argparse.Namespace) -> int:
     concurrency = args.concurrency or settings.backfill.concurrency
     limiter = RateLimiter(args.rate or settings.backfill.requests_per_second)
     # The sink first (a refused InfluxDB stops the command before any Fleet API request);
-    # a dry run needs one only to read coverage for --missing.
+    # a dry run needs one only to read coverage for --missing, and then writes nothing.
     needs_sink = not args.dry_run or scope.missing
-    with _sink_or_none(settings, needs_sink) as sink, \
+    with _sink_or_none(settings, needs_sink, probe=not args.dry_run) as sink, \
             build_client(settings, limiter=limiter) as client:
         site_ids = args.sites or discover_site_ids(client, settings)
         if not site_ids:
@@ -130,11 +130,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _sink_or_none(settings: Settings, needed: bool) -> Iterator[Any]:
+def _sink_or_none(settings: Settings, needed: bool, probe: bool) -> Iterator[Any]:
     if not needed:
         yield None
         return
-    sink = open_sink(settings)
+    sink = open_sink(settings, probe=probe)
     try:
         yield sink
     finally:
