@@ -10,22 +10,20 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from collector.cli import main
-from collector.sim import SimClock, SimConfig, SimServer
+from collector.sim import SimConfig, SimServer
 from tests.support import InfluxServer
 from tests.support.settings import set_cli_env
-
-START = datetime(2024, 6, 12, 19, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def sim():
-    config = SimConfig(sites=1, seed=9, clock=SimClock.fixed(START),
+    config = SimConfig(sites=1, seed=9,
                        installation_date=date(2024, 6, 1))
     with SimServer(config) as server:
         yield server

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,17 @@ import pytest
 from collector import app
 from collector.cli import main
 from collector.log import redact_text
-from collector.sim import SimClock, SimConfig, SimServer
+from collector.sim import SimConfig, SimServer
 from tests.support import InfluxServer
 from tests.support.settings import set_cli_env
 
 TOKEN = "commands-test-token"
-START = datetime(2024, 6, 12, 19, 0, tzinfo=UTC)
 TARIFF = Path(__file__).resolve().parents[1] / "fixtures" / "tariffs" / "flat.json"
 
 
 @pytest.fixture
 def sim() -> Iterator[SimServer]:
-    config = SimConfig(sites=1, seed=4, token=TOKEN, clock=SimClock.fixed(START),
+    config = SimConfig(sites=1, seed=4, token=TOKEN,
                        installation_date=date(2024, 6, 1))
     with SimServer(config) as server:
         yield server
