@@ -286,7 +286,7 @@ def handle_history(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     site = resolve_context(settings, args.site)
-    with open_sink(settings) as sink:
+    with open_sink(settings, probe=False) as sink:  # reads only: a read-only token will do
         timeline = load_timeline(sink, site.site_id)
     rows = timeline_rows(timeline, site.zone_name)
     if args.format == "json":
