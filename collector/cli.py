@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "set",
     "tariff",
     "cost",
+    "export",
     "check_config",
     "simulate",
 )
