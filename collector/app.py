@@ -7,6 +7,7 @@ Used by ``tesla-energy run`` and ``tesla-energy demo``. Wiring only: the work is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from collector import budget
 from collector.config import Settings
 from collector.errors import CollectorError, RateLimited, TransientError
 from collector.health import Health, HealthServer
@@ -102,14 +104,33 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
         sites = discover(client, settings, history=history)
     if not sites:
         raise CollectorError("the token sees no energy site; nothing to collect")
+    settings = within_budget(settings, len(sites))
     collector = Collector(client, sink, settings, history=history, clock=clock)
     health = Health(settings.collector.state_dir, 3 * settings.intervals.live_seconds)
     health.sink_state = sink.health
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
                     history.fill_gaps)
+    projection = budget.bill(len(sites), settings)
     log.info("collecting", sites=[s.site_id for s in sites],
-             fleet_requests_per_day=requests_per_day(len(sites), settings))
+             fleet_requests_per_day=requests_per_day(len(sites), settings),
+             fleet_monthly_cost_usd=round(projection.gross(), 2),
+             fleet_monthly_cost_after_credit_usd=round(projection.after_credit(), 2))
     return daemon
+
+
+def within_budget(settings: Settings, site_count: int) -> Settings:
+    """``settings`` with the intervals of the ``COLLECTOR_API_BUDGET`` plan (logged once when
+    they differ from the configured ones)."""
+    planned = budget.plan(site_count, settings)
+    if planned == settings.intervals:
+        return settings
+    log.warning("intervals stretched to stay within COLLECTOR_API_BUDGET",
+                budget_usd=settings.api.budget, live_seconds=planned.live_seconds,
+                site_info_seconds=planned.site_info_seconds,
+                history_seconds=planned.history_seconds,
+                configured_cost_after_credit_usd=round(
+                    budget.bill(site_count, settings).after_credit(), 2))
+    return dataclasses.replace(settings, intervals=planned)
 
 
 def run_once(daemon: Daemon) -> int:

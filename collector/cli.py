@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "tariff",
     "cost",
     "export",
+    "budget",
     "check_config",
     "simulate",
 )

@@ -108,6 +108,16 @@ class CostSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The Fleet API bill: a monthly cap after the credit (None: no cap) and the prices."""
+
+    budget: float | None = None
+    price_data: float = 0.002
+    price_commands: float = 0.001
+    monthly_credit: float = 10.0
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "info"
     format: str = "auto"
@@ -121,6 +131,7 @@ class Settings:
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     cost: CostSettings = field(default_factory=CostSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source_file: Path | None = None
 
@@ -276,6 +287,22 @@ def _money(raw: Any) -> float:
     return value
 
 
+def _usd(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("is not a number")
+    try:
+        value = ascii_number(raw) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be 0 or a positive amount in USD")
+    return value
+
+
+def _optional_usd(raw: Any) -> float | None:
+    return None if isinstance(raw, str) and not raw.strip() else _usd(raw)
+
+
 def _optional_date(raw: Any) -> date | None:
     if isinstance(raw, date) and not isinstance(raw, datetime):
         return raw
@@ -344,6 +371,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),
     Spec("cost", "system_price", "COLLECTOR_SYSTEM_PRICE", _money),
     Spec("cost", "installation_date", "COLLECTOR_INSTALLATION_DATE", _optional_date),
+    Spec("api", "budget", "COLLECTOR_API_BUDGET", _optional_usd),
+    Spec("api", "price_data", "COLLECTOR_API_PRICE_DATA", _usd),
+    Spec("api", "price_commands", "COLLECTOR_API_PRICE_COMMANDS", _usd),
+    Spec("api", "monthly_credit", "COLLECTOR_API_MONTHLY_CREDIT", _usd),
     Spec("log", "level", "COLLECTOR_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
     Spec("log", "format", "COLLECTOR_LOG_FORMAT", _choice("auto", "json", "console")),
 )
@@ -355,6 +386,7 @@ _SECTION_TYPES = {
     "collector": CollectorSettings,
     "backfill": BackfillSettings,
     "cost": CostSettings,
+    "api": ApiSettings,
     "log": LogSettings,
 }
 

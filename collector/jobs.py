@@ -88,14 +88,9 @@ class FailureTracker:
 
 def requests_per_day(site_count: int, settings: Settings) -> int:
     """Fleet API requests per day the configured intervals make (the budget estimate)."""
-    day = 86400.0
-    per_site = (
-        day / settings.intervals.live_seconds
-        + day / settings.intervals.site_info_seconds
-        + 2 * day / settings.intervals.history_seconds  # energy for today and yesterday
-        + 2 * day / settings.intervals.history_seconds  # backup events and charge sessions
-    )
-    return round(site_count * per_site)
+    from collector.budget import requests_per_day as per_endpoint
+
+    return round(sum(per_endpoint(site_count, settings.intervals).values()))
 
 
 def usable(frame: Any, endpoint: str, site: Site) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DAY_NS = 86_400 * 10**9
-TARGET_ROWS = 10_000
+TARGET_ROWS = 4_000
 MIN_WINDOW_NS = 60 * 10**9
 MAX_WINDOW_NS = 366 * DAY_NS
 
