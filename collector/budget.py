@@ -1,8 +1,9 @@
 """The Fleet API bill: requests per day by endpoint at given intervals, the projected monthly
 cost after the credit, and a plan of intervals that keeps the daemon within a monthly budget.
 
-Pure arithmetic, no I/O. A month is planned as 31 days (the longest), so a planned month never
-exceeds the budget. Per site and day the daemon makes ``86400/live`` live_status requests,
+Pure arithmetic, no I/O. A month is planned as 32 days (the longest month plus a day of
+headroom for first runs and restarts), so a planned month never exceeds the budget.
+Per site and day the daemon makes ``86400/live`` live_status requests,
 ``86400/site_info`` site_info requests and, every history interval, four history requests
 (energy of today and yesterday, backup events, charge sessions; see ``collector.jobs``). Gap
 fills and backfills are extra (one request per missing day and kind) and not in the plan.
@@ -20,6 +21,9 @@ from collector.errors import ConfigError
 
 DAY = 86400.0
 MONTH_DAYS = 31
+#: The plan fits 32 days of polling into the budget: a 31-day month plus a day of headroom for
+#: each job's immediate first run, restarts and gap fills.
+PLAN_DAYS = 32
 HISTORY_REQUESTS = 4  # energy today + yesterday, backup events, charge sessions
 MAX_LIVE = 3600.0
 MAX_SITE_INFO = DAY
@@ -80,7 +84,7 @@ def plan(sites: int, settings: Settings) -> IntervalSettings:
     current = settings.intervals
     if budget is None or sites <= 0 or settings.api.price_data <= 0:
         return current
-    allowed = (budget + settings.api.monthly_credit) / settings.api.price_data / MONTH_DAYS
+    allowed = (budget + settings.api.monthly_credit) / settings.api.price_data / PLAN_DAYS
     per_site = allowed / sites
     used = requests_per_day(1, current)
     if sum(used.values()) <= per_site:

@@ -27,24 +27,24 @@ def test_the_default_intervals_cost_by_hand():
 
 def test_a_10_usd_budget_for_one_site_stretches_live_then_site_info_then_history():
     chosen = budget.plan(1, settings(COLLECTOR_API_BUDGET="10"))
-    # allowed: (10 + 10 credit) / 0.002 / 31 days = 322.58 requests/day. Live at its longest
-    # (3600 s: 24/day) plus history at 900 s (384/day) is already over, so site_info goes to
-    # its longest (86400 s: 1/day) and history gets the rest: 4 * 86400 / (322.58 - 25)
-    # = 1161.4 -> 1162 s.
-    assert chosen == IntervalSettings(3600.0, 86400.0, 1162.0)
+    # allowed: (10 + 10 credit) / 0.002 / 32 planned days = 312.5 requests/day. Live at its
+    # longest (3600 s: 24/day) plus history at 900 s (384/day) is already over, so site_info
+    # goes to its longest (86400 s: 1/day) and history gets the rest: 4 * 86400 / (312.5 - 25)
+    # = 1202.1 -> 1203 s.
+    assert chosen == IntervalSettings(3600.0, 86400.0, 1203.0)
     month = budget.bill(1, settings(), chosen)
-    assert month.monthly_requests() == pytest.approx((24 + 1 + 4 * 86400 / 1162) * 31)
+    assert month.monthly_requests() == pytest.approx((24 + 1 + 4 * 86400 / 1203) * 31)
     assert month.monthly_requests() <= 10_000 and month.after_credit() <= 10.0
 
 
 def test_a_budget_that_fits_only_stretches_live_polling():
     chosen = budget.plan(1, settings(COLLECTOR_API_BUDGET="20"))
-    # (20 + 10) / 0.002 / 31 = 483.87/day; site_info 288 + history 384 = 672 > 483.87, so
-    # live goes to 3600 s and site_info takes 483.87 - 24 - 384 = 75.87/day -> 1139 s.
-    assert chosen == IntervalSettings(3600.0, 1139.0, 900.0)
+    # (20 + 10) / 0.002 / 32 = 468.75/day; site_info 288 + history 384 = 672 > 468.75, so
+    # live goes to 3600 s and site_info takes 468.75 - 24 - 384 = 60.75/day -> 1423 s.
+    assert chosen == IntervalSettings(3600.0, 1423.0, 900.0)
     roomy = budget.plan(1, settings(COLLECTOR_API_BUDGET="200"))
-    # (200 + 10) / 0.002 / 31 = 3387.1/day; live gets 3387.1 - 672 = 2715.1 -> 32 s
-    assert roomy == IntervalSettings(32.0, 300.0, 900.0)
+    # (200 + 10) / 0.002 / 32 = 3281.25/day; live gets 3281.25 - 672 = 2609.25 -> 34 s
+    assert roomy == IntervalSettings(34.0, 300.0, 900.0)
     assert budget.plan(1, settings()) == settings().intervals  # no budget: unchanged
 
 
@@ -73,8 +73,8 @@ def test_budget_prints_the_plan(capsys, monkeypatch):
     monkeypatch.delenv("TESLA_SITE_IDS", raising=False)
     assert main(["budget", "--sites", "1"]) == 0
     out = capsys.readouterr().out
-    assert "1 site(s) at live 3600 s, site_info 86400 s, history 1162 s:" in out
-    assert "history           297.4 requests/day" in out
+    assert "1 site(s) at live 3600 s, site_info 86400 s, history 1203 s:" in out
+    assert "history           287.3 requests/day" in out
     assert "budget: 10 USD a month after the credit (within)" in out
     assert "stretched to fit" in out
 
