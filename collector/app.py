@@ -206,9 +206,12 @@ def metrics_text(daemon: Daemon) -> str:
     collector = daemon.collector
     lines = []
     for endpoint, stats in sorted(collector.client.metrics.totals().items()):
-        for name in ("requests", "errors", "rate_limited", "retries"):
+        for name in ("requests", "errors", "rate_limited", "retries", "billable"):
             lines.append(f'tesla_energy_api_{name}_total{{endpoint="{endpoint}"}} '
                          f"{getattr(stats, name)}")
+    price = daemon.settings.api.price_data
+    lines.append(f"tesla_energy_api_billable_month {collector.bill.requests}")
+    lines.append(f"tesla_energy_api_cost_month_usd {collector.bill.cost(price):.4f}")
     lines.append(f"tesla_energy_points_written_total {collector.sink.points_written}")
     lines.append(f"tesla_energy_spool_points {collector.sink.spool_points}")
     lines.extend(sink_metric_lines(collector.sink, collector.writer))

@@ -14,7 +14,9 @@ site_info (up to ``MAX_SITE_INFO``), history refresh last (up to ``MAX_HISTORY``
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from collector.config import IntervalSettings, Settings
 from collector.errors import ConfigError
@@ -126,3 +128,25 @@ def describe(plan_bill: Bill, configured: Bill | None = None) -> list[str]:
         lines.insert(0, f"budget: the configured intervals would cost "
                      f"{configured.after_credit():.2f} USD a month; stretched to fit")
     return lines
+
+
+class MonthToDate:
+    """Billable requests of the current UTC month (starts at 0 with the process; the stored
+    ``collector.billable`` points keep the month across restarts)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._month: tuple[int, int] | None = None
+        self.requests = 0
+
+    def add(self, requests: int, at: datetime) -> int:
+        """Count ``requests`` billed at ``at`` (UTC); a new month starts from 0."""
+        with self._lock:
+            month = (at.year, at.month)
+            if month != self._month:
+                self._month, self.requests = month, 0
+            self.requests += requests
+            return self.requests
+
+    def cost(self, price: float) -> float:
+        return self.requests * price

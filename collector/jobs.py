@@ -33,11 +33,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from collector import transform
+from collector.budget import MonthToDate
 from collector.config import Settings
 from collector.cost.store import TariffRecorder
 from collector.errors import AuthRequired, CollectorError, InvalidResponse, RateLimited
 from collector.health import Health
 from collector.log import get_logger
+from collector.transform.metrics import bill_frame
 
 log = get_logger(__name__)
 
@@ -114,6 +116,7 @@ class Collector:
         self.clock = clock
         self.tracker = FailureTracker()
         self.tariffs = TariffRecorder(sink)
+        self.bill = MonthToDate()
         self.writer: Any = sink  # the daemon swaps in a BackgroundWriter (writes off the poll)
         self._last_live: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -195,6 +198,8 @@ class Collector:
             by_job.setdefault(ENDPOINT_JOBS.get(endpoint, "other"), {})[endpoint] = stats
         now = self._now()
         frames = [transform.collector_frame(stats, job, now) for job, stats in by_job.items()]
+        month = self.bill.add(sum(s.billable for s in window.values()), now)
+        frames.append(bill_frame(month, self.bill.cost(self.settings.api.price_data), now))
         frames.append(transform.collector_frame(
             {}, "sink", now, points_written=self.sink.points_written,
             spool_points=getattr(self.sink, "spool_points", 0)))

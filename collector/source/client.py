@@ -186,7 +186,7 @@ class FleetClient:
             self.limiter.acquire()
         token = self.tokens.access_token()
         started = time.perf_counter()
-        outcome = {"error": True, "rate_limited": False}
+        outcome = {"error": True, "rate_limited": False, "billable": False}
         try:
             response = self._http.request(
                 method,
@@ -195,6 +195,7 @@ class FleetClient:
                 json=body,
                 headers={"Authorization": f"Bearer {token}"},
             )
+            outcome["billable"] = response.status_code < 500  # Tesla bills every answer < 500
             result = self._interpret(response, endpoint, token)
             outcome["error"] = False
             return result
@@ -217,6 +218,7 @@ class FleetClient:
                 error=outcome["error"],
                 rate_limited=outcome["rate_limited"],
                 retry=is_retry,
+                billable=outcome["billable"],
             )
 
     def _interpret(self, response: httpx.Response, endpoint: str, token: str) -> Json:

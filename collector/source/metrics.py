@@ -20,6 +20,7 @@ class EndpointStats:
     errors: int = 0
     rate_limited: int = 0
     retries: int = 0
+    billable: int = 0  # answered below 500: Tesla bills it
     latency_ms_total: float = 0.0
     latency_ms_max: float = 0.0
 
@@ -32,6 +33,7 @@ class EndpointStats:
         self.errors += other.errors
         self.rate_limited += other.rate_limited
         self.retries += other.retries
+        self.billable += other.billable
         self.latency_ms_total += other.latency_ms_total
         self.latency_ms_max = max(self.latency_ms_max, other.latency_ms_max)
 
@@ -53,6 +55,7 @@ class RequestMetrics:
         error: bool = False,
         rate_limited: bool = False,
         retry: bool = False,
+        billable: bool = False,
     ) -> None:
         with self._lock:
             for table in (self._totals, self._window):
@@ -61,6 +64,7 @@ class RequestMetrics:
                 stats.errors += int(error)
                 stats.rate_limited += int(rate_limited)
                 stats.retries += int(retry)
+                stats.billable += int(billable)
                 stats.latency_ms_total += latency_ms
                 stats.latency_ms_max = max(stats.latency_ms_max, latency_ms)
             listeners = self._listeners

@@ -278,6 +278,9 @@ COLLECTOR = Schema("collector", ("job", "endpoint"), (
     Field("latency_ms", Kind.FLOAT, "ms"),
     Field("points_written", Kind.INT),
     Field("spool_points", Kind.INT),
+    Field("billable", Kind.INT),  # requests answered below 500 in the window (billed)
+    Field("billable_month", Kind.INT),  # billable requests this UTC month (this process)
+    Field("api_cost_month_usd", Kind.FLOAT, "USD"),  # their cost before the credit
 ))
 
 SCHEMAS: dict[str, Schema] = {s.measurement: s for s in (

@@ -38,6 +38,7 @@ def collector_frame(window: Mapping[str, EndpointStats], job: str, collected_at:
         Row(when, {"job": job, "endpoint": endpoint}, {
             "requests": stats.requests, "errors": stats.errors,
             "rate_limited": stats.rate_limited, "latency_ms": stats.latency_ms_mean,
+            "billable": stats.billable,
         })
         for endpoint, stats in sorted(window.items())
     ]
@@ -46,3 +47,11 @@ def collector_frame(window: Mapping[str, EndpointStats], job: str, collected_at:
     if sink:
         rows.append(Row(when, {"job": job, "endpoint": SINK_ENDPOINT}, sink))
     return build_frame(COLLECTOR, rows)
+
+
+def bill_frame(billable_month: int, cost_usd: float, collected_at: datetime) -> Frame:
+    """The month-to-date Fleet API bill: one ``collector`` point (job ``api``, endpoint
+    ``bill``) with the billable requests of this UTC month and their cost before the credit."""
+    return build_frame(COLLECTOR, [Row(epoch_seconds(collected_at), {
+        "job": "api", "endpoint": "bill"},
+        {"billable_month": billable_month, "api_cost_month_usd": cost_usd})])

@@ -43,3 +43,24 @@ def test_a_month_of_the_scheduled_daemon_stays_within_a_10_usd_budget(sim, influ
     assert requests * 0.002 - 10 <= 10, requests
     assert requests > 9000  # the budget is used, not wasted
     daemon.close()
+
+
+def test_billable_requests_and_the_month_to_date_cost_reach_influx_and_metrics(
+        sim, influxd, influx_db, influx_settings):  # noqa: F811
+    daemon = app.build(daemon_settings(influx_settings, sim), clock=sim.clock.now)
+    try:
+        app.run_once(daemon)
+        sent = sum(s.requests for s in daemon.collector.client.metrics.totals().values())
+        daemon.collector.write_metrics()
+        rows = influxd.query('SELECT "billable_month", "api_cost_month_usd" FROM "collector" '
+                             "WHERE \"endpoint\" = 'bill'", db=influx_db)
+        billed = sum(r["billable"] for r in influxd.query(
+            'SELECT "billable" FROM "collector" WHERE "billable" >= 0', db=influx_db))
+        text = app.metrics_text(daemon)
+    finally:
+        daemon.close()
+    assert sent > 0 and billed == sent  # the simulator answers everything with 200
+    assert rows[-1]["billable_month"] == billed
+    assert rows[-1]["api_cost_month_usd"] == billed * 0.002
+    assert f"tesla_energy_api_billable_month {billed}" in text
+    assert f"tesla_energy_api_cost_month_usd {billed * 0.002:.4f}" in text

@@ -88,3 +88,13 @@ def test_bad_budget_settings_exit_2(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exited:
         main(["budget", "--sites", "0"])
     assert exited.value.code == 2
+
+
+def test_month_to_date_counts_reset_with_the_utc_month():
+    from datetime import UTC, datetime
+
+    meter = budget.MonthToDate()
+    assert meter.add(3, datetime(2024, 5, 31, 23, 59, tzinfo=UTC)) == 3
+    assert meter.add(2, datetime(2024, 5, 31, 23, 59, 30, tzinfo=UTC)) == 5
+    assert meter.cost(0.002) == pytest.approx(0.01)
+    assert meter.add(4, datetime(2024, 6, 1, tzinfo=UTC)) == 4

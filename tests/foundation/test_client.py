@@ -276,3 +276,17 @@ def test_cancelled_limiter_wakes_waiting_callers_and_refuses_new_ones():
     assert len(failures) == 1 and "stopping" in str(failures[0])
     with pytest.raises(TransientError):
         limiter.acquire()
+
+
+def test_every_answer_below_500_is_billable_and_5xx_or_429_retries_count_as_sent():
+    mock = FleetMock()
+    client, _ = make_client(mock, max_retries=3)
+    mock.script("live_status", Scripted(503, {"response": None, "error": "upstream"}),
+                Scripted(429, {"response": None, "error": "slow down"}, {"Retry-After": "1"}))
+    client.live_status(SITE)  # 503 (not billed), 429 (billed), 200 (billed)
+    mock.script("site_info", Scripted(404, {"response": None, "error": "not found"}))
+    with pytest.raises(NotFound):
+        client.site_info(SITE)  # 404: billed
+    totals = client.metrics.totals()
+    assert (totals["live_status"].requests, totals["live_status"].billable) == (3, 2)
+    assert (totals["site_info"].requests, totals["site_info"].billable) == (1, 1)
