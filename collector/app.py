@@ -30,7 +30,8 @@ DAEMON_MAX_RETRY_WAIT = 5.0  # longer Retry-After: postpone the job instead of b
 
 
 def discover_sites(client: FleetClient, settings: Settings, history: Any = None) -> list[Site]:
-    """Configured site ids or every energy site from ``products``. Each site's name and time
+    """This replica's shard (``COLLECTOR_SHARD``) of the configured site ids or of every
+    energy site from ``products``. Each site's name and time
     zone come from ``site_info`` through the one zone chain (``collector.backfill.
     resolve_site``: configuration, site_info, history reply, its offset); the resolved context
     is handed to ``history`` so the history job does not resolve it again. A site whose
@@ -38,15 +39,9 @@ def discover_sites(client: FleetClient, settings: Settings, history: Any = None)
     history job."""
     from collector.backfill import resolve_site
 
-    names: dict[int, str] = {}
-    if settings.tesla.site_ids:
-        ids = list(settings.tesla.site_ids)
-    else:
-        products = client.products()
-        ids = [int(p["energy_site_id"]) for p in products]
-        names = {int(p["energy_site_id"]): str(p.get("site_name") or "") for p in products}
+    names = visible_sites(client, settings)
     sites = []
-    for site_id in ids:
+    for site_id in settings.collector.shard.select(names):
         site = Site(site_id, names.get(site_id) or str(site_id))
         try:
             context = resolve_site(client, site_id, settings.tesla.time_zone)
@@ -61,6 +56,15 @@ def discover_sites(client: FleetClient, settings: Settings, history: Any = None)
                 history.remember(context)
         sites.append(site)
     return sites
+
+
+def visible_sites(client: FleetClient, settings: Settings) -> dict[int, str]:
+    """Every site id the configuration names or ``products`` lists (all shards), with its
+    name from ``products`` ("" when configured)."""
+    if settings.tesla.site_ids:
+        return dict.fromkeys(settings.tesla.site_ids, "")
+    return {int(p["energy_site_id"]): str(p.get("site_name") or "")
+            for p in client.products()}
 
 
 def wait_for_sites(client: FleetClient, settings: Settings,
@@ -102,7 +106,8 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     if sites is None:
         discover = wait_for_sites if wait_for_api else discover_sites
         sites = discover(client, settings, history=history)
-    if not sites:
+    shard = settings.collector.shard
+    if not sites and not shard.sharded:
         raise CollectorError("the token sees no energy site; nothing to collect")
     settings = within_budget(settings, len(sites))
     collector = Collector(client, sink, settings, history=history, clock=clock)
@@ -111,7 +116,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
                     history.fill_gaps)
     projection = budget.bill(len(sites), settings)
-    log.info("collecting", sites=[s.site_id for s in sites],
+    log.info("collecting", sites=[s.site_id for s in sites], shard=shard.label,
              fleet_requests_per_day=requests_per_day(len(sites), settings),
              fleet_monthly_cost_usd=round(projection.gross(), 2),
              fleet_monthly_cost_after_credit_usd=round(projection.after_credit(), 2))

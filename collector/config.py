@@ -14,13 +14,14 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from collector.errors import ConfigError
+from collector.shard import Shard, parse_shard
 
 NA_API_URL = "https://fleet-api.prd.na.vn.cloud.tesla.com"
 EU_API_URL = "https://fleet-api.prd.eu.vn.cloud.tesla.com"
@@ -91,12 +92,17 @@ class CollectorSettings:
     spool_max_mb: float = 512.0
     write_queue_points: int = 20000
     health_port: int = 0
+    #: This replica's shard of the fleet (``COLLECTOR_SHARD`` = ``i/n``; ``0/1``: everything).
+    shard: Shard = field(default_factory=Shard)
 
 
 @dataclass(frozen=True)
 class BackfillSettings:
     concurrency: int = 4
     requests_per_second: float = 5.0
+    #: ``requests_per_second`` is this replica's own budget instead of the account's total
+    #: (which ``n`` sharded replicas otherwise divide by ``n``).
+    rate_per_replica: bool = False
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,17 @@ def _optional_date(raw: Any) -> date | None:
                          "date)") from None
 
 
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = _text(raw).lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = _text(raw).lower()
@@ -367,8 +384,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("collector", "spool_max_mb", "COLLECTOR_SPOOL_MAX_MB", _positive_float),
     Spec("collector", "write_queue_points", "COLLECTOR_WRITE_QUEUE_POINTS", _count(1)),
     Spec("collector", "health_port", "COLLECTOR_HEALTH_PORT", _port),
+    Spec("collector", "shard", "COLLECTOR_SHARD", parse_shard),
     Spec("backfill", "concurrency", "COLLECTOR_BACKFILL_CONCURRENCY", _count(1)),
     Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),
+    Spec("backfill", "rate_per_replica", "COLLECTOR_BACKFILL_RATE_PER_REPLICA", _bool),
     Spec("cost", "system_price", "COLLECTOR_SYSTEM_PRICE", _money),
     Spec("cost", "installation_date", "COLLECTOR_INSTALLATION_DATE", _optional_date),
     Spec("api", "budget", "COLLECTOR_API_BUDGET", _optional_usd),
@@ -447,7 +466,24 @@ def load_settings(
     sections = {name: cls(**values[name]) for name, cls in _SECTION_TYPES.items()}
     settings = Settings(**sections, source_file=path)
     _check_consistency(settings)
-    return settings
+    return for_replica(settings)
+
+
+def for_replica(settings: Settings) -> Settings:
+    """The settings of one sharded replica: its own state subdirectory (spool, token file,
+    health, checkpoints: replicas never share one) and its part of the account's request
+    budget (divided by the replica count unless ``backfill.rate_per_replica``). Unchanged for
+    one replica."""
+    shard = settings.collector.shard
+    if not shard.sharded:
+        return settings
+    collector = replace(settings.collector,
+                        state_dir=settings.collector.state_dir / shard.directory_name)
+    backfill = settings.backfill
+    if not backfill.rate_per_replica:
+        backfill = replace(backfill, requests_per_second=backfill.requests_per_second
+                           / shard.count)
+    return replace(settings, collector=collector, backfill=backfill)
 
 
 def _check_consistency(settings: Settings) -> None:

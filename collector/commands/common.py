@@ -40,18 +40,21 @@ def _site_id(text: str) -> int:
     return int(text)
 
 
-def discover_site_ids(client: Any, settings: Settings) -> list[int]:
-    """Configured site ids, else every energy site from ``products``."""
+def discover_site_ids(client: Any, settings: Settings, *, sharded: bool = True) -> list[int]:
+    """This replica's shard (``COLLECTOR_SHARD``) of the configured site ids, else of every
+    energy site from ``products``; ``sharded=False``: every one of them."""
     if settings.tesla.site_ids:
-        return list(settings.tesla.site_ids)
-    return [int(p["energy_site_id"]) for p in client.products()]
+        ids = list(settings.tesla.site_ids)
+    else:
+        ids = [int(p["energy_site_id"]) for p in client.products()]
+    return settings.collector.shard.select(ids) if sharded else ids
 
 
 def resolve_site(client: Any, settings: Settings, site: int | None) -> int:
     """The one site a command acts on: ``--site`` or the only visible site."""
     if site is not None:
         return site
-    ids = discover_site_ids(client, settings)
+    ids = discover_site_ids(client, settings, sharded=False)  # a person's command: no shard
     if len(ids) == 1:
         return ids[0]
     if not ids:

@@ -17,9 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with build_client(settings) as client:
-        sites = client.products()
+        visible = client.products()
+    shard = settings.collector.shard
+    sites = [site for site in visible if shard.owns(int(site["energy_site_id"]))]
+    if shard.sharded:
+        print(f"shard {shard.label}: {len(sites)} of the {len(visible)} energy sites "
+              "visible to this token")
     if not sites:
-        print("no energy sites visible to this token")
+        print("no energy sites visible to this token" if not visible else
+              "no energy site falls in this shard")
         return 0
     print(f"{'energy_site_id':>16}  {'type':8}  {'battery %':>9}  name")
     for site in sites:
