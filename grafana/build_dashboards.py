@@ -680,6 +680,13 @@ def collector_health() -> Dashboard:
                  alias="$tag_job")], "none"))],
             [(24, 7, table("Last successful write per job", [target(last_write, fmt="table")],
                            {}))],
+            [(8, 7, describe(stat("Fleet API cost this month", [target(
+                'SELECT last("api_cost_month_usd") FROM "collector" WHERE $timeFilter AND '
+                "\"endpoint\" = 'bill'")], "currencyUSD", decimals=2),
+                "Billable Fleet API requests (every answer below 500) this UTC month at "
+                "COLLECTOR_API_PRICE_DATA, before the monthly credit; counted since the "
+                "daemon started")),
+             (16, 7, per_endpoint("Billable requests per endpoint", 'sum("billable")'))],
         ],
     )
 
