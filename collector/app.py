@@ -31,31 +31,51 @@ DAEMON_MAX_RETRY_WAIT = 5.0  # longer Retry-After: postpone the job instead of b
 
 def discover_sites(client: FleetClient, settings: Settings, history: Any = None) -> list[Site]:
     """This replica's shard (``COLLECTOR_SHARD``) of the configured site ids or of every
-    energy site from ``products``. Each site's name and time
-    zone come from ``site_info`` through the one zone chain (``collector.backfill.
-    resolve_site``: configuration, site_info, history reply, its offset); the resolved context
-    is handed to ``history`` so the history job does not resolve it again. A site whose
-    site_info or zone is unavailable at start keeps its defaults and is resolved by its first
-    history job."""
+    energy site from ``products``, each made ready by ``new_site``."""
+    names = visible_sites(client, settings)
+    return [new_site(client, settings, site_id, names[site_id], history)
+            for site_id in settings.collector.shard.select(names)]
+
+
+def new_site(client: FleetClient, settings: Settings, site_id: int, name: str,
+             history: Any = None) -> Site:
+    """A site to collect. Its name and time zone come from ``site_info`` through the one zone
+    chain (``collector.backfill.resolve_site``: configuration, site_info, history reply, its
+    offset); the resolved context is handed to ``history`` so the history job does not
+    resolve it again. A site whose site_info or zone is unavailable keeps its defaults and is
+    resolved by its first history job."""
     from collector.backfill import resolve_site
 
-    names = visible_sites(client, settings)
-    sites = []
-    for site_id in settings.collector.shard.select(names):
-        site = Site(site_id, names.get(site_id) or str(site_id))
-        try:
-            context = resolve_site(client, site_id, settings.tesla.time_zone)
-        except CollectorError as exc:
-            log.warning("site_info or time zone unavailable at start; using defaults",
-                        site_id=site_id, error=str(exc))
-        else:
-            site.name = context.site_name or site.name
-            site.time_zone = context.zone_name
-            site.installed = context.installed
-            if history is not None:
-                history.remember(context)
-        sites.append(site)
-    return sites
+    site = Site(site_id, name or str(site_id))
+    try:
+        context = resolve_site(client, site_id, settings.tesla.time_zone)
+    except CollectorError as exc:
+        log.warning("site_info or time zone unavailable; using defaults",
+                    site_id=site_id, error=str(exc))
+    else:
+        site.name = context.site_name or site.name
+        site.time_zone = context.zone_name
+        site.installed = context.installed
+        if history is not None:
+            history.remember(context)
+    return site
+
+
+def site_discovery(client: FleetClient, settings: Settings,
+                   history: Any) -> Callable[[Sequence[Site]], list[Site] | None]:
+    """For the daemon's ``discover`` job: given the sites collected now, the shard's sites
+    that ``products`` lists now (kept ones unchanged, new ones made by ``new_site``), or None
+    when the site ids are configured (nothing to discover)."""
+    def discover(current: Sequence[Site]) -> list[Site] | None:
+        if settings.tesla.site_ids:
+            return None
+        names = visible_sites(client, settings)
+        known = {site.site_id: site for site in current}
+        return [known.get(site_id) or new_site(client, settings, site_id, names[site_id],
+                                               history)
+                for site_id in settings.collector.shard.select(names)]
+
+    return discover
 
 
 def visible_sites(client: FleetClient, settings: Settings) -> dict[int, str]:
@@ -114,7 +134,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     health = Health(settings.collector.state_dir, 3 * settings.intervals.live_seconds)
     health.sink_state = sink.health
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
-                    history.fill_gaps)
+                    history.fill_gaps, discover=site_discovery(client, settings, history))
     projection = budget.bill(len(sites), settings)
     log.info("collecting", sites=[s.site_id for s in sites], shard=shard.label,
              fleet_requests_per_day=requests_per_day(len(sites), settings),

@@ -21,6 +21,7 @@ holds no HTTP or InfluxDB code of its own.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -220,12 +222,15 @@ class Daemon:
 
     def __init__(self, collector: Collector, sites: Sequence[Site], settings: Settings,
                  health: Health, *, gap_fill: Callable[[Sequence[Site]], Any] | None = None,
+                 discover: Callable[[Sequence[Site]], list[Site] | None] | None = None,
                  workers: int = 4) -> None:
         self.collector = collector
         self.sites = list(sites)
         self.settings = settings
         self.health = health
         self.gap_fill = gap_fill
+        self.discover = discover
+        self._scheduled_groups = 0
         self.fatal: BaseException | None = None
         self.stopped = threading.Event()
         # Live polls get their own threads (one per site group) so a slow history or gap-fill
@@ -246,21 +251,55 @@ class Daemon:
         return [self.sites[i:i + GROUP_SIZE] for i in range(0, len(self.sites), GROUP_SIZE)]
 
     def schedule(self) -> None:
+        self._schedule_sites()
+        self._add("metrics", METRICS_INTERVAL, self._guarded("metrics", self._metrics), None)
+        if self.discover:
+            seconds = self.settings.intervals.site_info_seconds
+            self._add("discover", seconds, self._guarded("discover", self._discover), None)
+        if self.gap_fill:
+            self.request_gap_fill("start")
+
+    def _schedule_sites(self) -> None:
+        """One job per cadence and site group, first run now; jobs of groups that no longer
+        exist (sites removed) are removed."""
         intervals = self.settings.intervals
         cadences = (
             ("live", intervals.live_seconds, self.collector.poll_live),
             ("site_info", intervals.site_info_seconds, self.collector.snapshot_site_info),
             ("history", intervals.history_seconds, self.collector.refresh_history),
         )
-        now = datetime.now(UTC)
+        now, groups = datetime.now(UTC), self.groups()
         for name, seconds, work in cadences:
-            for index, group in enumerate(self.groups()):
+            for index, group in enumerate(groups):
                 job_id = f"{name}:{index}"
                 self._add(job_id, seconds, self._guarded(job_id, work, group), now,
                           executor="live" if name == "live" else "default")
-        self._add("metrics", METRICS_INTERVAL, self._guarded("metrics", self._metrics), None)
-        if self.gap_fill:
-            self.request_gap_fill("start")
+            for index in range(len(groups), self._scheduled_groups):
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(f"{name}:{index}")
+        self._scheduled_groups = len(groups)
+
+    def _discover(self) -> int:
+        """Follow sites added to or removed from the account (within this shard)."""
+        assert self.discover is not None
+        found = self.discover(self.sites)
+        if found is None:
+            return 0
+        before, after = {s.site_id for s in self.sites}, {s.site_id for s in found}
+        added, removed = sorted(after - before), sorted(before - after)
+        if not added and not removed:
+            return 0
+        log.info("sites changed", added=added, removed=removed,
+                 shard=self.settings.collector.shard.label, sites=len(found))
+        for key in [k for k in self.collector.tracker.failing
+                    if k.rpartition(":")[2] in {str(r) for r in removed}]:
+            self.collector.tracker.failing.pop(key, None)  # a removed site is not failing
+        self.sites = list(found)
+        if not self._stopping:
+            self._schedule_sites()
+        if added:
+            self.request_gap_fill("sites added")
+        return 0
 
     def _add(self, job_id: str, seconds: float, func: Callable[[], None],
              first: datetime | None, executor: str = "default") -> None:

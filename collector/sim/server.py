@@ -178,6 +178,19 @@ class SimServer:
         except (KeyError, ValueError):
             raise HttpError(404, "not_found") from None
 
+    def remove_site(self, site_id: int) -> SiteModel:
+        """Take a site off the account at runtime (products stops listing it; its endpoints
+        answer 404); returns its model for ``add_site``."""
+        sites = dict(self.sites)
+        model = sites.pop(int(site_id))
+        self.sites = sites  # replaced, never mutated: handler threads may be iterating
+        self.bodies.drop_site(int(site_id))
+        return model
+
+    def add_site(self, model: SiteModel) -> None:
+        """Put a site (back) on the account at runtime."""
+        self.sites = {**self.sites, model.spec.site_id: model}
+
     def change_settings(self, site_id: int, **changes: Any) -> None:
         """Apply settings changes from the clock's now on (what the POST commands do)."""
         self.model(site_id).change_settings(self.clock.now(), **changes)
