@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 from datetime import date
 from typing import Any
 
@@ -84,3 +86,25 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0")
     return value
+
+
+def tcp_port(text: str) -> int:
+    """argparse type for a TCP port, 0 (any free port) to 65535."""
+    if not is_ascii_digits(text) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port 0-65535 (0 = a free one)")
+    return int(text)
+
+
+def listen_error(host: str, port: int, exc: OSError) -> UsageError:
+    """One line for a server that could not bind ``host:port``, naming what to change."""
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return UsageError(f"cannot listen on {host}: not a valid address of this machine; use "
+                          "127.0.0.1 (or 0.0.0.0 for every interface) with --host")
+    if exc.errno == errno.EADDRINUSE:
+        return UsageError(f"cannot listen on {host}:{port}: the port is already in use; pick "
+                          "another --port (0 = a free one)")
+    if exc.errno == errno.EACCES:
+        return UsageError(f"cannot listen on {host}:{port}: permission denied; pick a --port "
+                          "above 1023")
+    return UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another "
+                      "--port")

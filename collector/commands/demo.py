@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from datetime import UTC, datetime, timedelta
 
 from collector import app
-from collector.commands.common import settings_from
+from collector.commands.common import listen_error, settings_from, tcp_port
 from collector.config import Secret, Settings, is_ascii_digits
+from collector.flowview import FlowView
 from collector.log import get_logger
 
 log = get_logger(__name__)
@@ -33,8 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     parser.add_argument("--days", type=_non_negative, default=7,
                         help="days of history to import first (default 7; 0 = none)")
-    parser.add_argument("--port", type=int, default=0,
+    parser.add_argument("--port", type=tcp_port, default=0,
                         help="simulator port (default: a free port)")
+    parser.add_argument("--view", action="store_true",
+                        help="show each site's power flow as stored in InfluxDB, redrawn in "
+                        "place on a terminal (one line per update otherwise)")
     parser.set_defaults(handler=handle)
 
 
@@ -63,21 +68,41 @@ def demo_settings(settings: Settings, base_url: str, auth_url: str) -> Settings:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from collector.backfill import Scope, run_backfill
     from collector.sim import SimConfig, SimServer
 
     base = settings_from(args)
-    with SimServer(SimConfig(sites=args.sites, seed=args.seed, port=args.port)) as sim:
+    sim = SimServer(SimConfig(sites=args.sites, seed=args.seed, port=args.port))
+    try:
+        sim.start()
+    except OSError as exc:
+        raise listen_error("127.0.0.1", args.port, exc) from None
+    try:
         settings = demo_settings(base, sim.base_url, sim.auth_url)
-        print(f"simulated site(s) at {sim.base_url}; writing to InfluxDB at {settings.influx.url}")
-        daemon = app.build(settings)
-        try:
-            sink = daemon.collector.sink  # probed: refused -> exit 2, unreachable -> said once
-            if args.days:
-                today = datetime.now(UTC).date()
-                scope = Scope(start=today - timedelta(days=args.days), end=today)
-                run_backfill(daemon.collector.client, sink, [s.site_id for s in daemon.sites],
-                             scope, concurrency=settings.backfill.concurrency)
-            return app.run_forever(daemon, settings)
-        finally:
-            daemon.close()
+        print(f"simulated site(s) at {sim.base_url}; writing to InfluxDB at {settings.influx.url}",
+              flush=True)
+        return _collect(settings, args)
+    finally:
+        sim.stop()
+
+
+def _collect(settings: Settings, args: argparse.Namespace) -> int:
+    """Import the last ``--days`` of history, then run the daemon (with the view) until
+    stopped."""
+    from collector.backfill import Scope, run_backfill
+
+    daemon = app.build(settings)
+    view = None
+    try:
+        sink = daemon.collector.sink  # probed: refused -> exit 2, unreachable -> said once
+        if args.days:
+            today = datetime.now(UTC).date()
+            scope = Scope(start=today - timedelta(days=args.days), end=today)
+            run_backfill(daemon.collector.client, sink, [s.site_id for s in daemon.sites],
+                         scope, concurrency=settings.backfill.concurrency)
+        if args.view:
+            view = FlowView(sink, sys.stdout).start()
+        return app.run_forever(daemon, settings)
+    finally:
+        if view is not None:
+            view.stop()
+        daemon.close()

@@ -11,6 +11,7 @@ import signal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from collector.commands.common import listen_error, tcp_port
 from collector.config import ascii_number, is_ascii_digits
 from collector.errors import UsageError
 from collector.sim import SimConfig, SimServer, parse_fault_spec
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paths and JSON shapes (and an OAuth token endpoint) until Ctrl-C.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8080, help="TCP port (0 = any free port)")
+    parser.add_argument("--port", type=tcp_port, default=8080, help="TCP port (0 = any free port)")
     parser.add_argument("--sites", type=_count, default=1, help="number of sites (default 1)")
     parser.add_argument("--solar-only", type=_small_count, default=0, metavar="N",
                         help="the last N sites have solar panels but no Powerwall (default 0)")
@@ -42,12 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--token", help="accept only this bearer token (and tokens issued by "
                         "the simulator's OAuth endpoint); default: any non-empty token")
     parser.set_defaults(handler=handle)
-
-
-def _port(text: str) -> int:
-    if not is_ascii_digits(text) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port 0-65535")
-    return int(text)
 
 
 def _count(text: str) -> int:
@@ -111,8 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         sim.start()
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                         "pick another --port") from None
+        raise listen_error(args.host, args.port, exc) from None
     stops = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, lambda *_: sim.stopping.set()) for sig in stops}
     print(f"simulated Fleet API: {sim.base_url}", flush=True)

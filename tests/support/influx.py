@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from collector.localdb import free_port, influxd_config
 from tests.support.gateway import WriteGateway
 
 STARTUP_WAIT_SECONDS = 60.0
@@ -61,50 +61,6 @@ def find_influxd() -> str:
             "README's test command does this for you"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_CONFIG = """\
-reporting-enabled = false
-bind-address = "127.0.0.1:{rpc_port}"
-
-[meta]
-  dir = "{root}/meta"
-  logging-enabled = false
-
-[data]
-  dir = "{root}/data"
-  wal-dir = "{root}/wal"
-  query-log-enabled = false
-  trace-logging-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[subscriber]
-  enabled = false
-
-[continuous_queries]
-  enabled = false
-  log-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{http_port}"
-  auth-enabled = {auth}
-  log-enabled = false
-  pprof-enabled = false
-  flux-enabled = false
-
-[logging]
-  level = "error"
-  suppress-logo = true
-"""
 
 
 class InfluxServer:
@@ -155,9 +111,7 @@ class InfluxServer:
         if self.running:
             return self
         config = self.root / "influxdb.conf"
-        config.write_text(_CONFIG.format(root=self.root, rpc_port=self.rpc_port,
-                                         http_port=self.http_port,
-                                         auth="true" if self.auth else "false"))
+        config.write_text(influxd_config(self.root, self.http_port, self.rpc_port, self.auth))
         log = (self.root / "influxd.log").open("ab")
         self._process = subprocess.Popen(
             [self.binary, "run", "-config", str(config)],
