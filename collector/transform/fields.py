@@ -224,6 +224,18 @@ ENERGY_HISTORY_NON_FIELDS = frozenset({"timestamp", "raw_timestamp", "time"})
 
 BACKUP_EVENT = Schema("backup_event", ("site_id",), (
     Field("duration_seconds", Kind.FLOAT, "s", limit=DURATION),
+    # written by collector.health from the energy buckets and live samples the outage spans
+    *_watt_hours("home_usage_wh", "battery_energy_wh", "solar_energy_wh"),
+    Field("soc_start", Kind.FLOAT, "%", limit=PERCENT),
+    Field("soc_end", Kind.FLOAT, "%", limit=PERCENT),
+))
+
+#: One point per local day (at its start), written by collector.health.
+BATTERY_HEALTH = Schema("battery_health", ("site_id",), (
+    Field("round_trip_efficiency", Kind.FLOAT, "0-1", limit=Limit("efficiency", 0.0, 2.0)),
+    Field("cycles", Kind.FLOAT, limit=Limit("cycles", 0.0, 100.0)),
+    *_watt_hours("capacity_wh"),
+    Field("capacity_percent", Kind.FLOAT, "%", limit=Limit("capacity percent", 0.0, 1000.0)),
 ))
 
 CHARGE_SESSION = Schema("charge_session", ("site_id", "din"), (
@@ -285,7 +297,8 @@ COLLECTOR = Schema("collector", ("job", "endpoint"), (
 
 SCHEMAS: dict[str, Schema] = {s.measurement: s for s in (
     LIVE_STATUS, WALL_CONNECTOR, SITE_INFO, ENERGY_HISTORY, BACKUP_EVENT, CHARGE_SESSION,
-    CONTROL_EVENT, TARIFF_VERSION, ENERGY_COST, ENERGY_COST_CHARGES, COLLECTOR)}
+    CONTROL_EVENT, TARIFF_VERSION, ENERGY_COST, ENERGY_COST_CHARGES, BATTERY_HEALTH,
+    COLLECTOR)}
 
 
 # --- value coercion: the API's JSON value -> the field's Python type, or None when absent ---

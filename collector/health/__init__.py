@@ -1,0 +1,1 @@
+"""Battery health (``battery_health``) and outage reports (``backup_event`` energy and SoC)."""
