@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collector.health import compute
+from collector.site_health import compute
 from tests.cost.support import LA, at, utc
 
 NAMEPLATE = 13_500.0

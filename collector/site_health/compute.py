@@ -11,7 +11,7 @@
   (a partial bucket counts with the share of it the outage covers) and the state of charge of
   the live samples nearest its start and end.
 
-Nothing here reads or writes InfluxDB (``collector.health.service`` does).
+Nothing here reads or writes InfluxDB (``collector.site_health.service`` does).
 """
 
 from __future__ import annotations
