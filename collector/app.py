@@ -190,7 +190,8 @@ def run_forever(daemon: Daemon, settings: Settings) -> int:
     server = None
     if settings.collector.health_port:
         server = HealthServer(settings.collector.health_port, daemon.health,
-                              lambda: metrics_text(daemon)).start()
+                              lambda: metrics_text(daemon),
+                              host=settings.collector.health_address).start()
     writer = write_in_background(daemon, settings)
     daemon.schedule()
     try:

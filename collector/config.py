@@ -9,6 +9,7 @@ they never print.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -92,6 +93,8 @@ class CollectorSettings:
     spool_max_mb: float = 512.0
     write_queue_points: int = 20000
     health_port: int = 0
+    #: Address the health endpoint listens on (loopback unless exposed on purpose).
+    health_address: str = "127.0.0.1"
     #: This replica's shard of the fleet (``COLLECTOR_SHARD`` = ``i/n``; ``0/1``: everything).
     shard: Shard = field(default_factory=Shard)
 
@@ -244,6 +247,16 @@ def _port(raw: Any) -> int:
     return value
 
 
+def _listen_address(raw: Any) -> str:
+    text = _text(raw)
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError("must be an IP address to listen on, e.g. 127.0.0.1 (this machine "
+                         "only) or 0.0.0.0 (every interface, e.g. in a container)") from None
+    return text
+
+
 def _path(raw: Any) -> Path:
     text = _text(raw)
     if not text:
@@ -384,6 +397,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("collector", "spool_max_mb", "COLLECTOR_SPOOL_MAX_MB", _positive_float),
     Spec("collector", "write_queue_points", "COLLECTOR_WRITE_QUEUE_POINTS", _count(1)),
     Spec("collector", "health_port", "COLLECTOR_HEALTH_PORT", _port),
+    Spec("collector", "health_address", "COLLECTOR_HEALTH_ADDRESS", _listen_address),
     Spec("collector", "shard", "COLLECTOR_SHARD", parse_shard),
     Spec("backfill", "concurrency", "COLLECTOR_BACKFILL_CONCURRENCY", _count(1)),
     Spec("backfill", "requests_per_second", "COLLECTOR_BACKFILL_RATE", _positive_float),

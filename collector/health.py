@@ -115,14 +115,49 @@ def _sink_refused(snapshot: dict[str, Any]) -> bool:
     return isinstance(sink, dict) and sink.get("influxdb") == "refused"
 
 
+#: Concurrent connections the endpoint serves; more are closed at once (never a thread each).
+MAX_CONNECTIONS = 16
+#: Seconds a connection may stay silent (idle, or trickling its request) before it is closed.
+CONNECTION_TIMEOUT_SECONDS = 5.0
+
+
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    """A threading server with a ceiling on live connections: a probe or scraper that opens
+    connections and never speaks cannot pile up threads."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 max_connections: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # over the limit: close, no thread
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class HealthServer:
-    """``/healthz`` and ``/metrics`` on ``port`` (a daemon thread)."""
+    """``/healthz`` and ``/metrics`` on ``host:port`` (a daemon thread); loopback by default,
+    at most ``max_connections`` at once, each closed after ``timeout`` silent seconds."""
 
     def __init__(self, port: int, health: Health, metrics_text: Callable[[], str],
-                 host: str = "0.0.0.0") -> None:
-        handler = _handler(health, metrics_text)
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+                 host: str = "127.0.0.1", *, max_connections: int = MAX_CONNECTIONS,
+                 timeout: float = CONNECTION_TIMEOUT_SECONDS) -> None:
+        handler = _handler(health, metrics_text, timeout)
+        self.server = _BoundedHTTPServer((host, port), handler, max_connections)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name="health-http")
@@ -136,8 +171,15 @@ class HealthServer:
         self.server.server_close()
 
 
-def _handler(health: Health, metrics_text: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
+def _handler(health: Health, metrics_text: Callable[[], str],
+             timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Socket timeout per connection (idle keep-alive or a request trickled byte by byte).
+        # http.server closes the connection when it expires.
+        def setup(self) -> None:
+            self.timeout = timeout
+            super().setup()
+
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             if self.path.startswith("/healthz"):
                 status = health.status()

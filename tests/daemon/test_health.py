@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 
+import pytest
+
+from collector.config import load_settings
+from collector.errors import ConfigError
 from collector.health import HEARTBEAT_FILE, Health, HealthServer, check_heartbeat, main
 
 
@@ -45,3 +52,43 @@ def test_healthz_and_metrics_endpoints(tmp_path):
         assert "tesla_energy_spool_points 0" in metrics
     finally:
         server.stop()
+
+
+def _threads_named_like(prefix: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith(prefix))
+
+
+def test_idle_connections_cannot_pile_up_threads_and_healthz_still_answers(tmp_path):
+    """3,000 idle connections once meant 3,007 threads: now at most ``max_connections`` are
+    served at once, the rest are closed, and a silent one is closed after ``timeout``."""
+    health = Health(tmp_path, stale_after=30)
+    health.wrote()
+    server = HealthServer(0, health, lambda: "", max_connections=4, timeout=0.5).start()
+    threads_before = threading.active_count()
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(60)]
+    try:
+        time.sleep(0.2)
+        assert threading.active_count() - threads_before <= 4
+        time.sleep(0.8)  # the four served idle connections time out and are closed
+        body = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{server.port}/healthz", timeout=5).read())
+        assert body["status"] == "ok"
+        for conn in idle[:4]:
+            conn.settimeout(2)
+            assert conn.recv(1) == b""  # closed by the server
+    finally:
+        for conn in idle:
+            conn.close()
+        server.stop()
+
+
+def test_health_endpoint_listens_on_loopback_unless_configured(tmp_path):
+    server = HealthServer(0, Health(tmp_path, stale_after=30), lambda: "")
+    try:
+        assert server.server.server_address[0] == "127.0.0.1"
+    finally:
+        server.server.server_close()
+    assert load_settings(environ={"COLLECTOR_HEALTH_ADDRESS": "0.0.0.0"}
+                         ).collector.health_address == "0.0.0.0"
+    with pytest.raises(ConfigError, match="COLLECTOR_HEALTH_ADDRESS.*IP address"):
+        load_settings(environ={"COLLECTOR_HEALTH_ADDRESS": "everywhere"})
