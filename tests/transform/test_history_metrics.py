@@ -109,16 +109,16 @@ def test_calendar_history_dispatch() -> None:
 
 def test_collector_frame_from_request_metrics_window() -> None:
     metrics = RequestMetrics()
-    metrics.record("live_status", 100.0)
-    metrics.record("live_status", 300.0, error=True)
-    metrics.record("site_info", 50.0, rate_limited=True)
+    metrics.record("live_status", 100.0, billable=True)
+    metrics.record("live_status", 300.0, error=True)  # a 5xx: not billed
+    metrics.record("site_info", 50.0, rate_limited=True, billable=True)  # 429 < 500: billed
     when = datetime(2024, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
     frame = collector_frame(metrics.take_window(), "live", when, points_written=12,
                             spool_points=0)
     assert to_line_protocol(frame) == [
         "collector,job=live,endpoint=live_status requests=2i,errors=1i,rate_limited=0i,"
-        "latency_ms=200.0 1704067200",
+        "latency_ms=200.0,billable=1i 1704067200",
         "collector,job=live,endpoint=site_info requests=1i,errors=0i,rate_limited=1i,"
-        "latency_ms=50.0 1704067200",
+        "latency_ms=50.0,billable=1i 1704067200",
         "collector,job=live,endpoint=influxdb points_written=12i,spool_points=0i 1704067200",
     ]

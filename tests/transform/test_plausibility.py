@@ -167,5 +167,7 @@ def test_every_numeric_schema_field_has_a_limit():
                  if f.kind in (Kind.FLOAT, Kind.INT) and f.limit is None]
     assert unlimited == [f"collector.{n}" for n in ("requests", "errors", "rate_limited",
                                                      "latency_ms", "points_written",
-                                                     "spool_points")]
+                                                     "spool_points", "billable",
+                                                     "billable_month",
+                                                     "api_cost_month_usd")]
     assert all(f.limit is BUCKET_ENERGY for f in ENERGY_HISTORY.fields)
