@@ -37,6 +37,12 @@ class AuthRequired(ApiError):
     """Credentials are missing, expired beyond refresh, or revoked: stop and re-authenticate."""
 
 
+class NoCredentials(AuthRequired, ConfigError):
+    """No Fleet API token is configured at all: a configuration problem (exit 2)."""
+
+    exit_code = 2
+
+
 class RateLimited(ApiError):
     """HTTP 429: wait ``retry_after`` seconds before the next request to this API."""
 

@@ -19,7 +19,17 @@ import structlog
 _SECRET_KEY = re.compile(
     r"(token|secret|password|authorization|api[_-]?key|refresh|bearer)", re.IGNORECASE
 )
-_BEARER = re.compile(r"(Bearer|Token)\s+[A-Za-z0-9._~+/=:-]+", re.IGNORECASE)
+# Credentials in header shapes only: "Authorization: <scheme> <value>" (any scheme: Bearer,
+# Token, Basic), a bare "Bearer <value>" (a value with a digit, or long), and InfluxDB's
+# "Token <value>" scheme when the value looks like a credential (long, or user:password).
+# Ordinary prose ("the token sees 3 sites", "no access token configured", "token was
+# refused") is left as written.
+_AUTH_HEADER = re.compile(
+    r"(\bAuthorization['\"]?\s*[:=]\s*['\"]?(?:(?:Bearer|Token|Basic)\s+)?)[^\s'\",}]+",
+    re.IGNORECASE)
+_BEARER = re.compile(r"\b(Bearer)\s+(?:(?=[A-Za-z._~+/=:-]*[0-9])[A-Za-z0-9._~+/=:-]+"
+                     r"|[A-Za-z0-9._~+/=:-]{20,})", re.IGNORECASE)
+_TOKEN_SCHEME = re.compile(r"\b(Token)\s+(?:[^\s:'\"]+:[^\s'\"]+|[A-Za-z0-9._~+/=-]{20,})")
 _MASK = "***"
 
 _secrets: set[str] = set()
@@ -35,13 +45,16 @@ def register_secret(value: str | None) -> None:
 
 
 def redact_text(text: str) -> str:
-    """Mask registered secrets and bearer/token headers in a piece of text."""
+    """Mask registered secrets and credentials in header shapes in a piece of text (never the
+    words around them)."""
     with _secrets_lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         if secret in text:
             text = text.replace(secret, _MASK)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{_MASK}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
+    return _TOKEN_SCHEME.sub(lambda m: f"{m.group(1)} {_MASK}", text)
 
 
 def _redact_value(key: str, value: Any) -> Any:

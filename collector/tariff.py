@@ -9,7 +9,8 @@ What it is for:
   ``tariff_content_v2`` / ``tou_settings`` / ``response``) into a ``Tariff``; a document whose
   *structure* is wrong raises ``TariffFormatError`` (one line, exit 2).
 - ``validate(tariff)`` lists every problem at once, each naming the season, period and time:
-  the rules of Tesla's ``time_of_use_settings`` endpoint (see the README, section control).
+  the rules of Tesla's ``time_of_use_settings`` endpoint (see the README, 'Changing site
+  settings and tariffs').
 - ``price_at(tariff, index, tz)`` prices a pandas ``DatetimeIndex`` in the site's zone;
   ``compile_tariff(tariff)`` compiles the lookup once for pricing many batches.
 

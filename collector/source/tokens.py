@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from collector.errors import AuthRequired, InvalidResponse, TransientError
+from collector.errors import AuthRequired, InvalidResponse, NoCredentials, TransientError
 from collector.files import write_private_file
 from collector.log import get_logger, register_secret
 
@@ -138,7 +138,7 @@ class TokenManager:
             if (not self._tokens.access_token or self._expired()) and self.can_refresh:
                 self._refresh_locked()
             if not self._tokens.access_token:
-                raise AuthRequired("no Fleet API access token is configured; " + REAUTH_HINT)
+                raise NoCredentials("no Fleet API access token is configured; " + REAUTH_HINT)
             return self._tokens.access_token
 
     def rejected(self, token: str) -> str:

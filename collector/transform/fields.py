@@ -44,7 +44,8 @@ class ImplausibleRecord(MalformedRecord):
 # --- plausibility limits per field kind --------------------------------------------------
 #
 # Generous on purpose: they exist to stop absurd values (1e308, -1e308, dates in 1900 or
-# 2099), not to second-guess a real site. The README (section reliability) lists them.
+# 2099), not to second-guess a real site. The README, 'Data: validation, honest endings', lists
+# them.
 
 #: Far above any site the Fleet API serves (a Powerwall 3 gives 11.5 kW; twenty of them and a
 #: large roof stay below 1 MW).

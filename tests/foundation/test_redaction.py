@@ -67,3 +67,25 @@ def test_header_shapes_are_masked(text):
 def test_short_values_are_not_registered():
     register_secret("abc")
     assert redact_text("abc def") == "abc def"
+
+
+@pytest.mark.parametrize("text", [
+    "the token sees 3 energy sites (1, 2, 3); pick one with --site",
+    "no Fleet API access token is configured; re-authenticate",
+    "token refresh was refused (401 login_required); re-authenticate",
+    "token was refused (401 login_required)",
+    "a Bearer token is needed; the Token scheme is InfluxDB's",
+    "Authorization header missing",
+])
+def test_prose_about_tokens_reads_as_written(text):
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("Authorization: Token my-influx-token", "Authorization: Token ***"),
+    ("{'Authorization': 'Basic dXNlcjpwYXNz'}", "{'Authorization': 'Basic ***'}"),
+    ("Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "Bearer ***"),
+    ("Token 0123456789abcdef0123456789", "Token ***"),
+])
+def test_credential_values_are_masked(text, masked):
+    assert redact_text(text) == masked
