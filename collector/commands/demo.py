@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -71,10 +72,13 @@ def handle(args: argparse.Namespace) -> int:
     from collector.sim import SimConfig, SimServer
 
     base = settings_from(args)
+    # SIGTERM before the daemon runs (while importing history) stops like Ctrl-C: exit 130.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     sim = SimServer(SimConfig(sites=args.sites, seed=args.seed, port=args.port))
     try:
         sim.start()
     except OSError as exc:
+        signal.signal(signal.SIGTERM, previous)
         raise listen_error("127.0.0.1", args.port, exc) from None
     try:
         settings = demo_settings(base, sim.base_url, sim.auth_url)
@@ -83,6 +87,11 @@ def handle(args: argparse.Namespace) -> int:
         return _collect(settings, args)
     finally:
         sim.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _collect(settings: Settings, args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def _count(server: InfluxServer, measurement: str) -> int:
 
 def test_demo_runs_headless_and_its_data_stays(tmp_path):
     state = tmp_path / "demo"
-    result = _run_demo("--seconds", "8", "--state-dir", str(state))
+    result = _run_demo("--seconds", "15", "--state-dir", str(state))
     assert result.returncode == 0, result.stderr[-2000:]
     assert FLOW_LINE.search(result.stdout), result.stdout
     assert "Stopped. The data stays in" in result.stdout
