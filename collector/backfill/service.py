@@ -27,6 +27,7 @@ from collector.backfill.windows import KINDS, Window, newest_first, plan_days, p
 from collector.cost.service import SiteCosting, costing_for, settle_quietly
 from collector.cost.store import TariffRecorder
 from collector.errors import UsageError
+from collector.site_health.service import update_quietly
 from collector.log import get_logger
 from collector.tariff import site_tariff_content
 from collector.transform import site_info_frame
@@ -117,9 +118,14 @@ PRICED_KINDS = ("energy", "charge")
 
 def _priced_days(windows: Sequence[Window]) -> dict[int, tuple[date, date]]:
     """Per site, the local days first..last of its energy and charge windows."""
+    return _days_of(windows, PRICED_KINDS)
+
+
+def _days_of(windows: Sequence[Window], kinds: Sequence[str]) -> dict[int, tuple[date, date]]:
+    """Per site, the local days first..last of its windows of ``kinds``."""
     spans: dict[int, tuple[date, date]] = {}
     for win in windows:
-        if win.kind in PRICED_KINDS:
+        if win.kind in kinds:
             first, last = spans.get(win.site_id, (win.first, win.last))
             spans[win.site_id] = (min(first, win.first), max(last, win.last))
     return spans
@@ -161,7 +167,14 @@ def run_windows(client: Any, sink: Any, sites: Sequence[SiteContext], windows: l
             if site_id in costing:
                 settle_quietly(sink, costing[site_id], first, last,
                                known=runner.priced_energy(site_id))
+        for site in sites:
+            span = _days_of(windows, HEALTH_KINDS).get(site.site_id)
+            if span is not None:
+                update_quietly(sink, site, *span, now=now)
     return summary
+
+
+HEALTH_KINDS = ("energy", "backup")
 
 
 def record_tariffs(sink: Any, sites: Sequence[SiteContext], now: Clock = utc_now) -> None:

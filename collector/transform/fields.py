@@ -231,7 +231,7 @@ BACKUP_EVENT = Schema("backup_event", ("site_id",), (
     Field("soc_end", Kind.FLOAT, "%", limit=PERCENT),
 ))
 
-#: One point per local day (at its start), written by collector.health.
+#: One point per local day (at its start), written by collector.site_health.
 BATTERY_HEALTH = Schema("battery_health", ("site_id",), (
     Field("round_trip_efficiency", Kind.FLOAT, "0-1", limit=Limit("efficiency", 0.0, 2.0)),
     Field("cycles", Kind.FLOAT, limit=Limit("cycles", 0.0, 100.0)),
