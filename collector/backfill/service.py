@@ -27,8 +27,8 @@ from collector.backfill.windows import KINDS, Window, newest_first, plan_days, p
 from collector.cost.service import SiteCosting, costing_for, settle_quietly
 from collector.cost.store import TariffRecorder
 from collector.errors import UsageError
-from collector.site_health.service import update_quietly
 from collector.log import get_logger
+from collector.site_health.service import update_quietly
 from collector.tariff import site_tariff_content
 from collector.transform import site_info_frame
 

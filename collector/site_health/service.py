@@ -20,8 +20,8 @@ import pandas as pd
 from collector.cost import store
 from collector.cost.service import day_span
 from collector.errors import CollectorError
-from collector.site_health import compute
 from collector.log import get_logger
+from collector.site_health import compute
 from collector.transform.fields import BACKUP_EVENT, BATTERY_HEALTH, ENERGY_HISTORY, LIVE_STATUS
 from collector.transform.frame import Frame
 
