@@ -204,10 +204,23 @@ def _handler(health: Health, metrics_text: Callable[[], str],
     return Handler
 
 
+def replica_state_dir(state_dir: Path, shard_text: str) -> Path:
+    """Where a sharded replica keeps its heartbeat (``collector.config.for_replica``)."""
+    from collector.shard import parse_shard
+
+    try:
+        shard = parse_shard(shard_text)
+    except ValueError:
+        return state_dir  # the daemon itself refuses a bad COLLECTOR_SHARD
+    return state_dir / shard.directory_name if shard.sharded else state_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     """Container HEALTHCHECK: exit 0 when the heartbeat is fresh, else 1."""
     args = sys.argv[1:] if argv is None else argv
     state_dir = Path(args[0] if args else os.environ.get("COLLECTOR_STATE_DIR", "./state"))
+    if not args:
+        state_dir = replica_state_dir(state_dir, os.environ.get("COLLECTOR_SHARD", ""))
     healthy, reason = check_heartbeat(state_dir / HEARTBEAT_FILE)
     print(reason)
     return 0 if healthy else 1

@@ -131,3 +131,19 @@ def test_sites_command_lists_the_shard(fleet_sim, capsys, monkeypatch):
     assert f"shard 1/3: {len(mine)} of the 8 energy sites" in out
     listed = {int(line.split()[0]) for line in out.splitlines()[2:] if line.strip()}
     assert listed == set(mine)
+
+
+def test_container_healthcheck_reads_the_replicas_own_heartbeat(tmp_path: Path, monkeypatch):
+    """``python -m collector.health`` (the image's HEALTHCHECK) looks in the shard's subdir."""
+    from collector.health import Health
+    from collector.health import main as health_main
+
+    settings = load_settings(environ={"COLLECTOR_STATE_DIR": str(tmp_path),
+                                      "COLLECTOR_SHARD": "1/2"})
+    health = Health(settings.collector.state_dir, 60.0)
+    health.wrote()
+    monkeypatch.setenv("COLLECTOR_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("COLLECTOR_SHARD", "0/2")
+    assert health_main([]) == 1  # another replica's heartbeat is not this one's
+    monkeypatch.setenv("COLLECTOR_SHARD", "1/2")
+    assert health_main([]) == 0
