@@ -69,3 +69,20 @@ def test_entrypoint_derives_the_shard_from_the_pod_ordinal(tmp_path: Path):
     out = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "1/2 token-of-pod-1"
+
+
+def test_sharded_compose_entrypoint_turns_the_task_slot_into_a_shard(tmp_path: Path):
+    compose = yaml.safe_load((ROOT / "deploy" / "compose" / "docker-compose.sharded.yml")
+                             .read_text())
+    service = compose["services"]["collector"]
+    replicas = service["deploy"]["replicas"]
+    assert service["environment"]["COLLECTOR_REPLICAS"] == str(replicas)
+    assert len(service["secrets"]) == replicas
+    # compose turns $$ into $; the secrets directory is redirected to tmp_path
+    script = (service["command"][0].replace("$$", "$").replace("/run/secrets", str(tmp_path))
+              .replace("exec tesla-energy run", 'echo "$COLLECTOR_SHARD $TESLA_REFRESH_TOKEN"'))
+    (tmp_path / "tesla_refresh_token_2").write_text("token-of-slot-3")
+    env = {"PATH": os.environ["PATH"], "HOSTNAME": "collector-3", "COLLECTOR_REPLICAS": "3"}
+    out = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "2/3 token-of-slot-3"
