@@ -72,41 +72,43 @@ def collector(seconds_ago: int, endpoint: str, **fields: int) -> str:
     return f"collector,job=live,endpoint={endpoint} {body} {int(time.time()) - seconds_ago}"
 
 
-CASES = {
-    "tesla-grid-down": (
-        [live(30, grid_status='"Inactive"', load_power="900")],
-        [live(30, grid_status='"Active"', load_power="900"),
-         live(600, grid_status='"Inactive"', load_power="900")]),
-    "tesla-battery-low": (
-        [live(300, percentage_charged="40"), live(20, percentage_charged="15.5")],
-        [live(300, percentage_charged="15"), live(20, percentage_charged="35")]),
-    "tesla-collector-stale": (
-        [live(1200, load_power="900")], [live(60, load_power="900")]),
-    "tesla-spool-growing": (
-        [collector(60, "influxdb", spool_points=1200)],
-        [collector(600, "influxdb", spool_points=1200), collector(60, "influxdb",
-                                                                  spool_points=0)]),
-    "tesla-api-errors": (
-        [collector(600, "live_status", errors=6), collector(60, "site_info", errors=5)],
-        [collector(600, "live_status", errors=6), collector(1200, "live_status", errors=50)]),
-    "tesla-storm-watch": (
-        [live(60, storm_mode_active="true")], [live(60, storm_mode_active="false"),
-                                               live(900, storm_mode_active="true")]),
-    "tesla-tariff-changed": (
-        [f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 600}'],
-        [f'tariff_version,site_id=1,source=file sha256="ab" {int(time.time()) - 600}',
-         f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 7200}']),
-}
+def cases() -> dict[str, tuple[list[str], list[str]]]:
+    """Crafted data per rule (firing, quiet), stamped relative to now when called."""
+    return {
+        "tesla-grid-down": (
+            [live(30, grid_status='"Inactive"', load_power="900")],
+            [live(30, grid_status='"Active"', load_power="900"),
+             live(600, grid_status='"Inactive"', load_power="900")]),
+        "tesla-battery-low": (
+            [live(300, percentage_charged="40"), live(20, percentage_charged="15.5")],
+            [live(300, percentage_charged="15"), live(20, percentage_charged="35")]),
+        "tesla-collector-stale": (
+            [live(1200, load_power="900")], [live(60, load_power="900")]),
+        "tesla-spool-growing": (
+            [collector(60, "influxdb", spool_points=1200)],
+            [collector(600, "influxdb", spool_points=1200), collector(60, "influxdb",
+                                                                      spool_points=0)]),
+        "tesla-api-errors": (
+            [collector(600, "live_status", errors=6), collector(60, "site_info", errors=5)],
+            [collector(600, "live_status", errors=6), collector(1200, "live_status", errors=50)]),
+        "tesla-storm-watch": (
+            [live(60, storm_mode_active="true")], [live(60, storm_mode_active="false"),
+                                                   live(900, storm_mode_active="true")]),
+        "tesla-tariff-changed": (
+            [f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 600}'],
+            [f'tariff_version,site_id=1,source=file sha256="ab" {int(time.time()) - 600}',
+             f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 7200}']),
+    }
 
 
 def test_every_rule_has_crafted_cases():
-    assert set(CASES) == set(rules())
+    assert set(cases()) == set(rules())
 
 
-@pytest.mark.parametrize("uid", sorted(CASES))
+@pytest.mark.parametrize("uid", sorted(rules()))
 @pytest.mark.parametrize("should_fire", [True, False], ids=["fires", "quiet"])
 def test_rule_fires_on_its_data_and_stays_quiet_otherwise(uid, should_fire, influxd,
                                                           influx_db):
-    firing, quiet = CASES[uid]
+    firing, quiet = cases()[uid]
     influxd.write_lines(influx_db, firing if should_fire else quiet)
     assert evaluate(influxd, influx_db, rules()[uid]) is should_fire
