@@ -518,6 +518,8 @@ def describe_sources(settings: Settings) -> list[str]:
             shown = "(set)" if value else "(not set)"
         elif isinstance(value, tuple):
             shown = ",".join(map(str, value)) or "(discover)"
+        elif spec.key == "token_file" and value is None:
+            shown = f"{settings.token_file} (default)"
         else:
             shown = str(value) if value not in ("", None) else "(not set)"
         lines.append(f"{spec.name:32} {shown}")

@@ -87,6 +87,7 @@ def test_check_config_makes_no_network_call(monkeypatch, capsys):
 
     monkeypatch.setattr(httpx.Client, "send", refuse)
     monkeypatch.setenv("TESLA_API_URL", "eu")
+    monkeypatch.setenv("TESLA_ACCESS_TOKEN", "cli-token-123456")
     assert main(["check-config"]) == 0
     assert "fleet-api.prd.eu" in capsys.readouterr().out
 
