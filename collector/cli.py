@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "set",
     "tariff",
     "cost",
+    "battery",
     "export",
     "budget",
     "check_config",

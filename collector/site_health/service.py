@@ -42,6 +42,7 @@ def nameplate_of(info: Mapping[str, Any]) -> float | None:
 class Updated:
     health: pd.DataFrame
     outages: pd.DataFrame
+    events: pd.DataFrame
 
 
 def _tagged(measurement: str, data: pd.DataFrame, site_id: int, tags: tuple[str, ...]) -> Frame:
@@ -78,7 +79,7 @@ def update(sink: Any, site_id: int, zone: str, nameplate: float, first: date,
     frames = [_tagged(BATTERY_HEALTH.measurement, health, site_id, BATTERY_HEALTH.tags),
               _tagged(BACKUP_EVENT.measurement, outages, site_id, BACKUP_EVENT.tags)]
     sink.write([f for f in frames if len(f)])
-    return Updated(health, outages)
+    return Updated(health, outages, events)
 
 
 def update_quietly(sink: Any, site: Any, first: date, last: date,

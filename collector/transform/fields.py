@@ -225,7 +225,7 @@ ENERGY_HISTORY_NON_FIELDS = frozenset({"timestamp", "raw_timestamp", "time"})
 
 BACKUP_EVENT = Schema("backup_event", ("site_id",), (
     Field("duration_seconds", Kind.FLOAT, "s", limit=DURATION),
-    # written by collector.health from the energy buckets and live samples the outage spans
+    # written by collector.site_health from the energy buckets and live samples the outage spans
     *_watt_hours("home_usage_wh", "battery_energy_wh", "solar_energy_wh"),
     Field("soc_start", Kind.FLOAT, "%", limit=PERCENT),
     Field("soc_end", Kind.FLOAT, "%", limit=PERCENT),
