@@ -54,6 +54,11 @@ class Health:
             if ok:
                 entry["last_success"] = self._clock()
 
+    def forget(self, job: str) -> None:
+        """Drop a job that no longer exists (its sites were removed)."""
+        with self._lock:
+            self.jobs.pop(job, None)
+
     def wrote(self) -> None:
         """Record a successful InfluxDB write (spooled points do not count)."""
         now = self._clock()

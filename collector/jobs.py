@@ -277,6 +277,7 @@ class Daemon:
             for index in range(len(groups), self._scheduled_groups):
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(f"{name}:{index}")
+                self.health.forget(f"{name}:{index}")
         self._scheduled_groups = len(groups)
 
     def _discover(self) -> int:
