@@ -53,6 +53,7 @@ def test_manifests_fit_together():
         assert f"refresh-token-{ordinal}" in secret["stringData"]
     port = {p["name"]: p["containerPort"] for p in container["ports"]}["health"]
     assert str(port) == config["COLLECTOR_HEALTH_PORT"]
+    assert config["COLLECTOR_HEALTH_ADDRESS"] == "0.0.0.0"  # probes come from outside the pod
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert sts["selector"]["matchLabels"].items() <= sts["template"]["metadata"]["labels"].items()
