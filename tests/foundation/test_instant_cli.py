@@ -1,0 +1,56 @@
+"""``--version``, ``--help`` and ``check-config`` start without importing the heavy libraries
+(pandas, numpy, httpx, influxdb_client, apscheduler): only the module of the command being run
+is imported. Structural (which modules are loaded), not timed; bench/bench_cli.py times it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "numpy", "httpx", "influxdb_client", "apscheduler")
+# Runs ``python -m collector ARGS`` in this process, then reports which heavy modules it loaded.
+WRAPPER = """
+import json, runpy, sys
+sys.argv = ["collector", *sys.argv[1:]]
+try:
+    runpy.run_module("collector", run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    code = stop.code
+heavy = [m for m in HEAVY_LIST if m in sys.modules]
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+""".replace("HEAVY_LIST", repr(HEAVY))
+
+
+def _run(*args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESLA_", "COLLECTOR_"))}
+    env["TESLA_ACCESS_TOKEN"] = "instant-cli-token"
+    result = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True,
+                            text=True, timeout=60, env=env)
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check-config"],
+                                  ["check-config", "--help"], ["no-such-command"]])
+def test_light_paths_import_no_heavy_library(args):
+    report = _run(*args)
+    assert report["heavy"] == [], report
+    assert report["code"] in (0, 2)
+
+
+def test_a_heavy_command_still_loads_what_it_needs():
+    report = _run("backfill", "--help")  # the wrapper really sees imports
+    assert "pandas" in report["heavy"] and report["code"] == 0
+
+
+def test_top_level_help_lists_every_command():
+    from collector.cli import COMMANDS
+
+    result = subprocess.run([sys.executable, "-m", "collector", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for name, (_module, summary) in COMMANDS.items():
+        assert name in result.stdout and summary.split()[0] in result.stdout
