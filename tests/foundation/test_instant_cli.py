@@ -54,3 +54,19 @@ def test_top_level_help_lists_every_command():
     assert result.returncode == 0
     for name, (_module, summary) in COMMANDS.items():
         assert name in result.stdout and summary.split()[0] in result.stdout
+
+
+def test_every_command_module_is_in_the_table():
+    from pathlib import Path
+
+    from collector.cli import COMMAND_MODULES
+
+    folder = Path(__file__).resolve().parents[2] / "collector" / "commands"
+    modules = {p.stem for p in folder.glob("*.py") if "def register(" in p.read_text()}
+    assert modules == set(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("command", ["battery", "outages"])
+def test_commands_sharing_a_module_parse(command):
+    report = _run(command, "--help")
+    assert report["code"] == 0
