@@ -177,11 +177,22 @@ def parse_instant(text: str, zone: str) -> pd.Timestamp:
                          "change); add the UTC offset, e.g. 2024-11-03T01:30-08:00") from None
 
 
+def _zone_and_instant(args: argparse.Namespace) -> tuple[Any, pd.Timestamp]:
+    """The zone to read the tariff's wall-clock periods in, and the instant. An instant with
+    a UTC offset needs no zone: with none passed or configured, its own offset is the wall
+    clock (exact for that instant; DST does not matter for one instant)."""
+    if not (args.time_zone or settings_from(args).tesla.time_zone):
+        stamp = parse_instant(args.at, "UTC")
+        if pd.Timestamp(args.at).tzinfo is not None:
+            return stamp.tzinfo, stamp
+    zone = _zone(args)
+    return zone, parse_instant(args.at, zone)
+
+
 def handle_price(args: argparse.Namespace) -> int:
     tariff = read_tariff_file(args.file)
     require_valid(tariff, str(args.file))
-    zone = _zone(args)
-    instant = parse_instant(args.at, zone)
+    zone, instant = _zone_and_instant(args)
     row = price_at(tariff, pd.DatetimeIndex([instant]), zone).iloc[0]
     local = instant.tz_convert(zone)
     unit = f"{tariff.currency}/kWh"

@@ -79,6 +79,16 @@ def test_price_at_instant_with_offset_is_converted_to_the_zone(capsys):
     assert "2024-07-01T16:00:00-07:00" in capsys.readouterr().out
 
 
+def test_price_at_an_instant_with_an_offset_needs_no_time_zone(monkeypatch, capsys):
+    """The README: a timestamp with an offset is an instant; its offset is the wall clock."""
+    monkeypatch.delenv("TESLA_TIME_ZONE", raising=False)
+    monkeypatch.delenv("COLLECTOR_CONFIG", raising=False)
+    assert main(["tariff", "price", "--at", "2024-07-01T16:00-07:00", THREE]) == 0
+    assert capsys.readouterr().out == (
+        "2024-07-01T16:00:00-07:00 (UTC-07:00): season Summer, period ON_PEAK, "
+        "buy 0.5500 USD/kWh, sell 0.1000 USD/kWh\n")
+
+
 def test_price_zone_from_configuration(monkeypatch, capsys):
     monkeypatch.setenv("TESLA_TIME_ZONE", "Europe/London")
     assert main(["tariff", "price", "--at", "2024-07-01T16:00", THREE]) == 0
