@@ -53,12 +53,16 @@ def site_range(site: SiteContext, scope: Scope, today: date) -> tuple[date, date
     if first is None:
         raise UsageError(f"site {site.site_id}: site_info has no installation_date; pass --start "
                          "YYYY-MM-DD")
+    requested = first
     if site.installed and first < site.installed:
-        log.info("start moved to the installation date", site_id=site.site_id,
-                 requested=str(first), installed=str(site.installed))
         first = site.installed
     last = min(scope.end or today, today)
-    return (first, last) if first <= last else None
+    if first > last:
+        return None
+    if first != requested:
+        log.info("start moved to the installation date", site_id=site.site_id,
+                 requested=str(requested), installed=str(site.installed))
+    return first, last
 
 
 def recent_days(today: date, first: date, last: date) -> set[date]:
@@ -95,9 +99,27 @@ def missing_days(sink: Any, site: SiteContext, scope: Scope, today: date) -> set
         today, first, last)
 
 
+def empty_range_reason(site: SiteContext, scope: Scope, today: date) -> str:
+    """Why ``scope`` holds no day of ``site``'s data (``site_range`` returned None)."""
+    first = max(filter(None, (scope.start, site.installed)))
+    if first > today:
+        return (f"site {site.site_id}: --start {first} is after the site's today ({today} in "
+                f"{site.zone_name or 'its zone'}); there is no history yet")
+    last = min(scope.end or today, today)
+    if site.installed and last < site.installed:
+        return (f"site {site.site_id}: the range ends {last}, before the installation date "
+                f"{site.installed}; the site has no history then")
+    return f"site {site.site_id}: --start {first} is after --end {last}"
+
+
 def plan(sites: Sequence[SiteContext], scope: Scope, *, sink: Any = None,
          now: Clock = utc_now) -> list[Window]:
-    """All windows of all sites, newest first (``scope.missing`` reads coverage via ``sink``)."""
+    """All windows of all sites, newest first (``scope.missing`` reads coverage via ``sink``).
+    Raises ``UsageError`` naming why when the range holds no day of any site."""
+    empty = [empty_range_reason(site, scope, site.today(now)) for site in sites
+             if site_range(site, scope, site.today(now)) is None]
+    if sites and len(empty) == len(sites):
+        raise UsageError("nothing to import: " + "; ".join(empty))
     windows: list[Window] = []
     for site in sites:
         today = site.today(now)

@@ -85,3 +85,20 @@ def test_dry_run_resolves_a_zone_less_site_like_the_run(cli_env, sim, capsys):
     assert "2024-03-11T00:00:00+10:30 .. 2024-03-11T23:59:59+10:30 period=day" in out
     assert sim.requests.count("calendar_history") == 1  # the probe; nothing is imported
     assert out.splitlines()[-1].endswith("nothing was imported")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["--start", "2030-01-01"], "--start 2030-01-01 is after the site's today"),
+    (["--start", "2001-01-01", "--end", "2001-01-31"],
+     "the range ends 2001-01-31, before the installation date"),
+])
+def test_a_range_with_no_day_of_history_says_why_and_exits_2(cli_env, sim, capsys, argv,
+                                                              reason):
+    """Not "0 history requests" and exit 0: the user learns why nothing was imported."""
+    site = sim.site_ids[0]
+    code = main(["backfill", "--site", str(site), *argv, "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "nothing to import" in err and reason in err
+    assert sim.requests.count("calendar_history") == 0
