@@ -432,6 +432,42 @@ def backup_events(select: str, group: str = "") -> str:
     return f'SELECT {select} FROM "backup_event" WHERE $timeFilter AND {SITE}{tail(group, "0")}'
 
 
+OUTAGE_REPORT = backup_events('"duration_seconds", "home_usage_wh", "battery_energy_wh", '
+                               '"solar_energy_wh", "soc_start", "soc_end"')
+OUTAGE_UNITS = {"duration_seconds": "s", "home_usage_wh": "watth", "battery_energy_wh": "watth",
+                "solar_energy_wh": "watth", "soc_start": "percent", "soc_end": "percent"}
+
+
+def battery_query(select: str) -> str:
+    return f'SELECT {select} FROM "battery_health" WHERE $timeFilter AND {SITE}'
+
+
+def battery_health() -> Dashboard:
+    """Capacity against nameplate and the 70 % warranty line, efficiency and cycles."""
+    capacity = timeseries("Capacity estimate (% of nameplate)", [
+        target(battery_query('"capacity_percent" AS "Capacity"'))], "percent", points=True)
+    capacity["fieldConfig"]["defaults"]["thresholds"] = thresholds(
+        (None, "red"), (70.0, "orange"), (100.0, "green"))
+    capacity["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] = {"mode": "line"}
+    capacity["fieldConfig"]["defaults"].update(min=0, max=110)
+    return Dashboard(
+        uid="tesla-battery-health", title="Tesla Energy: Battery health", time_from="now-2y",
+        description="Capacity estimate against nameplate (100 %) and the 70 % warranty line, "
+                    "round-trip efficiency over the trailing 30 days, cycles per day",
+        variables=[*site_variables(), tz_variable()],
+        rows=[
+            [(24, 9, describe(capacity, "Daily capacity estimate: the day's largest plausible "
+                              "total_pack_energy, else a state-of-charge swing of 20 points "
+                              "or more; lines at 100 % (nameplate) and 70 % (warranty)"))],
+            [(12, 8, timeseries("Round-trip efficiency (trailing 30 days)", [target(
+                battery_query('"round_trip_efficiency" AS "Efficiency"'))], "percentunit")),
+             (12, 8, month_bars("Equivalent full cycles per month", battery_query(
+                 'sum("cycles") AS "Cycles"') + tail(DAY, "0"),
+                 "none", ["Cycles"]))],
+        ],
+    )
+
+
 def outages() -> Dashboard:
     events = backup_events('"duration_seconds"')
     count_month = month_bars("Outages per month", backup_events(
@@ -446,8 +482,8 @@ def outages() -> Dashboard:
         variables=[*site_variables(), tz_variable()],
         annotations=[annotation("Outages", events, "red", "duration_seconds")],
         rows=[
-            [(12, 9, table("Backup events", [target(events, fmt="table")],
-                           {"duration_seconds": "s"})),
+            [(12, 9, table("Backup events", [target(OUTAGE_REPORT, fmt="table")],
+                           OUTAGE_UNITS)),
              (12, 9, timeline)],
             [(12, 8, count_month), (12, 8, duration_month)],
             [(24, 6, state_timeline("Grid status", [target(live_last("grid_status"),
@@ -695,6 +731,7 @@ DASHBOARDS = {
     "overview": overview,
     "energy": energy,
     "outages": outages,
+    "battery-health": battery_health,
     "wall-connector": wall_connector,
     "cost": cost,
     "settings-history": settings_history,

@@ -24,7 +24,8 @@ def _add_range(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=parse_date, metavar="YYYY-MM-DD",
                         help="first local day (default: 365 days before --end)")
     parser.add_argument("--end", type=parse_date, metavar="YYYY-MM-DD",
-                        help="last local day, inclusive (default: yesterday)")
+                        help="last local day, inclusive (default: yesterday; today's "
+                        "figures are provisional)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _range(site: Any, start: date | None, end: date | None) -> tuple[date, date]:
     yesterday = site.today() - timedelta(days=1)
-    last = min(end, yesterday) if end else yesterday
+    # an explicit --end may include today (its figures are provisional until the day ends)
+    last = min(end, site.today()) if end else yesterday
     first = start or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise UsageError(f"--start {first} is after the last complete day ({last}, yesterday "

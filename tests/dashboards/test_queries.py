@@ -101,6 +101,10 @@ def filled(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> I
         for _ in range(LIVE_CYCLES):
             assert cli(env, "run", "--once") == 0
             time.sleep(1.1)  # live points one second apart
+        # today's battery health from the live samples (the capacity panel)
+        for site in sim.site_ids:
+            assert cli(env, "battery", "--site", str(site), "--end",
+                       (today + timedelta(days=1)).isoformat()) == 0
         first = str(sim.site_ids[0])
         for change in (("backup-reserve", "35"), ("storm-mode", "off"), ("mode", "autonomous")):
             assert cli(env, "set", *change, "--site", first, "--yes") == 0

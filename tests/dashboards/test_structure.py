@@ -25,8 +25,8 @@ from tests.dashboards.panels import (
     used_variables,
 )
 
-EXPECTED = {"overview.json", "energy.json", "outages.json", "wall-connector.json",
-            "settings-history.json", "collector-health.json", "cost.json"}
+EXPECTED = {"overview.json", "energy.json", "outages.json", "battery-health.json",
+            "wall-connector.json", "settings-history.json", "collector-health.json", "cost.json"}
 
 
 def test_every_dashboard_is_there_and_tidy_json() -> None:
