@@ -9,9 +9,11 @@ import threading
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from collector.errors import AuthRequired
 from collector.source import FleetClient, TokenManager, write_private_file
+from collector.source.tokens import TokenFileUnwritable
 from tests.support.fleet import FleetMock
 
 SITE = 2252179231
@@ -109,11 +111,13 @@ def test_crash_while_persisting_keeps_previous_file_and_new_tokens_in_memory(tmp
     path = tmp_path / "tokens.json"
     write_private_file(path, json.dumps({"access_token": "stale-access-0000",
                                          "refresh_token": "refresh-0-start"}))
-    failures = [OSError(28, "No space left on device")]
+    calls = []
 
     def flaky_persist(target, text):
-        if failures:
-            raise failures.pop()
+        # The write probe before the refresh succeeds; the disk fills before the save.
+        calls.append(text)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
         write_private_file(target, text)
 
     tokens = manager(mock, tmp_path, persist=flaky_persist)
@@ -156,3 +160,29 @@ def test_jwt_expiry_is_read_from_config_token(tmp_path):
     mock = rotating_mock()
     tokens = manager(mock, tmp_path, access_token=jwt, clock=lambda: 1_700_000_000.0)
     assert tokens.access_token() == "access-1-xyzzy"
+
+
+def test_unsavable_token_file_refuses_before_refreshing(tmp_path):
+    mock = rotating_mock()
+    path = tmp_path / "tokens.json"
+    write_private_file(path, json.dumps({"access_token": "stale-access-0000",
+                                         "refresh_token": "refresh-0-start"}))
+
+    def full_disk(target, text):
+        raise OSError(28, "No space left on device")
+
+    tokens = manager(mock, tmp_path, persist=full_disk)
+    with pytest.raises(TokenFileUnwritable, match="No space left on device"):
+        tokens.rejected("stale-access-0000")
+    assert mock.calls("oauth_token") == []  # the stored refresh token was not consumed
+    assert json.loads(path.read_text())["refresh_token"] == "refresh-0-start"
+
+
+def test_token_file_readable_by_others_is_set_back_to_0600(tmp_path):
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"access_token": "a-1", "refresh_token": "r-1"}))
+    os.chmod(path, 0o644)
+    with capture_logs() as logs:
+        manager(rotating_mock(), tmp_path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert any("mode 0600" in entry["event"] for entry in logs)
