@@ -43,7 +43,7 @@ log = get_logger(__name__)
 EXPIRY_MARGIN_SECONDS = 120.0
 REAUTH_HINT = (
     "re-authenticate: obtain a new refresh token for your Fleet API application "
-    "(see README, 'Switching to your site') and set TESLA_REFRESH_TOKEN"
+    "(see README, 'Getting Fleet API tokens') and set TESLA_REFRESH_TOKEN"
 )
 
 

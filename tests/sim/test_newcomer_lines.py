@@ -48,8 +48,14 @@ def test_refused_refresh_line_reads_as_written(env: SimServer, monkeypatch, caps
     env.tokens.refresh({"grant_type": "refresh_token", "client_id": "c", "refresh_token": used})
     monkeypatch.setenv("TESLA_REFRESH_TOKEN", used)
     monkeypatch.setenv("TESLA_CLIENT_ID", "client-id-1")
-    assert _fail(["sites"], capsys) == (
-        1, f"tesla-energy: error: token refresh was refused (401 login_required); {REAUTH_HINT}")
+    code, line = _fail(["sites"], capsys)
+    assert code == 1 and "***" not in line
+    assert line.startswith(
+        f"tesla-energy: error: token refresh was refused (401 login_required); {REAUTH_HINT}")
+    # The token file holds the refused refresh token (saved by the write check before the
+    # refresh), so deleting it loses nothing; the advice says why.
+    assert line.endswith("the refresh token it holds was just refused, so it has no usable "
+                         "pair left")
 
 
 def test_demo_port_in_use_is_one_line(env: SimServer, capsys) -> None:
