@@ -117,12 +117,13 @@ def plan(sites: Sequence[SiteContext], scope: Scope, *, sink: Any = None,
     """All windows of all sites, newest first (``scope.missing`` reads coverage via ``sink``).
     Raises ``UsageError`` naming why when the range holds no day of any site."""
     todays = [site.today(now) for site in sites]
-    empty = [empty_range_reason(site, scope, today) for site, today in zip(sites, todays, strict=True)
+    dated = list(zip(sites, todays, strict=True))
+    empty = [empty_range_reason(site, scope, today) for site, today in dated
              if site_range(site, scope, today) is None]
     if sites and len(empty) == len(sites):
         raise UsageError("nothing to import: " + "; ".join(empty))
     windows: list[Window] = []
-    for site, today in zip(sites, todays, strict=True):
+    for site, today in dated:
         missing = missing_days(sink, site, scope, today) if scope.missing else None
         windows += plan_site(site, scope, today, missing)
     return newest_first(windows)
