@@ -19,12 +19,15 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from collector.errors import CollectorError, UsageError
-from collector.tariff import TariffFormatError, load_tariff, site_tariff_content
-from collector.transform.fields import CONTROL_EVENT
-from collector.transform.frame import Frame, Row, build_frame
+
+if TYPE_CHECKING:
+    from collector.transform.frame import Frame
+
+# pandas (behind the tariff model and the frames) is imported only when a change is compared
+# or recorded, so ``tesla-energy set`` answers bad usage at once.
 
 Json = Any
 
@@ -70,8 +73,14 @@ READERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "customer_preferred_export_rule": _export_rule,
     "off_grid_vehicle_charging_reserve_percent": lambda info: info.get(
         "off_grid_vehicle_charging_reserve_percent"),
-    "tariff_content_v2": site_tariff_content,
+    "tariff_content_v2": lambda info: _tariff_content(info),
 }
+
+
+def _tariff_content(info: Mapping[str, Any]) -> Any:
+    from collector.tariff import site_tariff_content
+
+    return site_tariff_content(info)
 
 
 def show_value(setting: str, value: Any) -> str:
@@ -100,6 +109,8 @@ def tariff_summary(content: Any) -> str:
 def _same(setting: str, current: Any, new: Any) -> bool:
     if setting != "tariff_content_v2":
         return show_value(setting, current) == show_value(setting, new)
+    from collector.tariff import TariffFormatError, load_tariff
+
     try:
         a, b = load_tariff(current), load_tariff(new)
     except TariffFormatError:
@@ -214,6 +225,9 @@ def _check_applied(info: Mapping[str, Any], site_id: int, change: Change) -> Non
 def control_event_frame(site_id: int, change: Change, previous: dict[str, Any],
                         when: float) -> Frame:
     """One ``control_event`` point per setting the change touched."""
+    from collector.transform.fields import CONTROL_EVENT
+    from collector.transform.frame import Row, build_frame
+
     rows = [Row(int(when), {"site_id": str(site_id), "setting": setting},
                 {"value": show_value(setting, new),
                  "previous": show_value(setting, previous[setting])})

@@ -15,23 +15,33 @@ and ``service`` holds the entry points used by the CLI and the daemon:
 Nothing in this package imports httpx or influxdb_client.
 """
 
-from collector.backfill.checkpoint import Checkpoint, checkpoint_path
-from collector.backfill.runner import Runner, RunOptions
-from collector.backfill.service import (
-    RecentHistory,
-    Scope,
-    fill_gaps,
-    plan,
-    plan_lines,
-    resolve_sites,
-    run_backfill,
-    run_windows,
-)
-from collector.backfill.site import SiteContext, resolve_site
-from collector.backfill.stats import KindStats, Summary, format_summary
-from collector.backfill.windows import KINDS, Window, plan_kind
+import importlib
+from typing import Any
 
-__all__ = [
+# name -> submodule. Loaded on first use (PEP 562), so the light parts (``windows``: the kinds
+# and the planner) do not pull in pandas for ``tesla-energy backfill --help`` or a usage error.
+_EXPORTS = {
+    "Checkpoint": "checkpoint", "checkpoint_path": "checkpoint",
+    "Runner": "runner", "RunOptions": "runner",
+    "RecentHistory": "service", "Scope": "service", "fill_gaps": "service", "plan": "service",
+    "plan_lines": "service", "resolve_sites": "service", "run_backfill": "service",
+    "run_windows": "service",
+    "SiteContext": "site", "resolve_site": "site",
+    "KindStats": "stats", "Summary": "stats", "format_summary": "stats",
+    "KINDS": "windows", "Window": "windows", "plan_kind": "windows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [  # noqa: F822 (provided by __getattr__)
     "KINDS",
     "Checkpoint",
     "KindStats",

@@ -13,19 +13,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collector.backfill import (
-    KINDS,
-    Checkpoint,
-    Scope,
-    checkpoint_path,
-    format_summary,
-    plan,
-    plan_lines,
-    resolve_sites,
-    run_backfill,
-)
+from collector.backfill.windows import KINDS
 from collector.commands.common import (
     add_site_argument,
     discover_site_ids,
@@ -35,8 +25,9 @@ from collector.commands.common import (
 )
 from collector.config import Settings, ascii_whole_number
 from collector.errors import UsageError
-from collector.sink import open_sink
-from collector.source import RateLimiter, build_client
+
+if TYPE_CHECKING:
+    from collector.backfill import Scope
 
 EXIT_INTERRUPTED = 130
 
@@ -89,6 +80,8 @@ def positive_int(text: str) -> int:
 
 
 def scope_from(args: argparse.Namespace) -> Scope:
+    from collector.backfill import Scope
+
     if args.start and args.end and args.start > args.end:
         raise UsageError(f"--start {args.start} is after --end {args.end}")
     return Scope(start=args.start, end=args.end, kinds=args.kind, missing=args.missing)
@@ -114,6 +107,8 @@ def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
 def handle(args: argparse.Namespace) -> int:
     scope = scope_from(args)
     settings = settings_from(args)
+    from collector.source import RateLimiter, build_client
+
     concurrency = args.concurrency or settings.backfill.concurrency
     limiter = RateLimiter(args.rate or settings.backfill.requests_per_second)
     # The sink first (a refused InfluxDB stops the command before any Fleet API request);
@@ -134,6 +129,8 @@ def _sink_or_none(settings: Settings, needed: bool, probe: bool) -> Iterator[Any
     if not needed:
         yield None
         return
+    from collector.sink import open_sink
+
     sink = open_sink(settings, probe=probe)
     try:
         yield sink
@@ -143,6 +140,8 @@ def _sink_or_none(settings: Settings, needed: bool, probe: bool) -> Iterator[Any
 
 def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
              sink: Any) -> int:
+    from collector.backfill import plan, plan_lines, resolve_sites
+
     # The same zone chain as the import: a site whose zone neither the configuration nor
     # site_info names costs one probe request here too (no history is imported).
     sites = resolve_sites(client, site_ids, settings.tesla.time_zone)
@@ -153,6 +152,8 @@ def _dry_run(client: Any, settings: Settings, site_ids: list[int], scope: Scope,
 
 def _import(client: Any, sink: Any, settings: Settings, site_ids: list[int], scope: Scope,
             concurrency: int) -> int:
+    from collector.backfill import Checkpoint, checkpoint_path, format_summary, run_backfill
+
     checkpoint = Checkpoint(checkpoint_path(settings.collector.state_dir))
     stop = threading.Event()
     with stop_on_sigterm(stop):

@@ -14,10 +14,8 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
-from collector import app
 from collector.commands.common import listen_error, settings_from, tcp_port
 from collector.config import Secret, Settings, is_ascii_digits
-from collector.flowview import FlowView
 from collector.log import get_logger
 
 log = get_logger(__name__)
@@ -97,7 +95,9 @@ def _interrupt(*_: object) -> None:
 def _collect(settings: Settings, args: argparse.Namespace) -> int:
     """Import the last ``--days`` of history, then run the daemon (with the view) until
     stopped."""
+    from collector import app
     from collector.backfill import Scope, run_backfill
+    from collector.flowview import FlowView
 
     daemon = app.build(settings)
     view = None

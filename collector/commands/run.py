@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from collector import app
 from collector.commands.common import settings_from
 
 
@@ -27,6 +26,8 @@ def handle(args: argparse.Namespace) -> int:
 
         raise UsageError("--dry-run needs --once (the daemon always writes)")
     settings = settings_from(args)
+    from collector import app  # heavy (pandas, httpx): only once the arguments are valid
+
     daemon = app.build(settings, dry_run=args.dry_run, wait_for_api=not args.once)
     try:
         if args.once:

@@ -15,7 +15,6 @@ from typing import Any
 from collector.commands.common import add_site_argument, resolve_site, settings_from
 from collector.config import ascii_whole_number
 from collector.control import Capability, Change, Options, apply_change
-from collector.source import build_client
 
 ON_OFF = {"on": True, "off": False}
 MODES = ("self_consumption", "autonomous")
@@ -115,6 +114,7 @@ def handle(args: argparse.Namespace) -> int:
 def run_change(args: argparse.Namespace, change: Change) -> int:
     """Build the client (and the sink unless dry-run) and run the control flow."""
     from collector.sink import open_sink
+    from collector.source import build_client
 
     settings = settings_from(args)
     options = Options(yes=args.yes, dry_run=args.dry_run)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from collector.commands.common import settings_from
-from collector.source import build_client
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from collector.source import build_client
+
     settings = settings_from(args)
     with build_client(settings) as client:
         visible = client.products()

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from collector.commands.common import add_site_argument, resolve_site, settings_from
-from collector.source import build_client
 
 _POWER_LINES = (
     ("Solar", "solar_power", ""),
@@ -62,6 +61,8 @@ def format_status(live: dict[str, Any], info: dict[str, Any]) -> list[str]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from collector.source import build_client
+
     settings = settings_from(args)
     with build_client(settings) as client:
         site_id = resolve_site(client, settings, args.site)

@@ -23,8 +23,7 @@ def mock(monkeypatch, tmp_path):
         kwargs["transport"] = fake.transport
         return real_build(settings, **kwargs)
 
-    for module in ("collector.commands.sites", "collector.commands.status"):
-        monkeypatch.setattr(f"{module}.build_client", build)
+    monkeypatch.setattr("collector.source.build_client", build)  # commands import it late
     monkeypatch.setenv("TESLA_API_URL", "http://fleet.test")
     monkeypatch.setenv("TESLA_ACCESS_TOKEN", "cli-token-123456")
     monkeypatch.setenv("TESLA_MAX_RETRIES", "1")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,9 +42,24 @@ def test_light_paths_import_no_heavy_library(args):
     assert report["code"] in (0, 2)
 
 
-def test_a_heavy_command_still_loads_what_it_needs():
-    report = _run("backfill", "--help")  # the wrapper really sees imports
-    assert "pandas" in report["heavy"] and report["code"] == 0
+# The bad-usage path of every command that needs a heavy library to do its work.
+BAD_USAGE = [["run", "--bogus"], ["demo", "--port", "99999"], ["backfill", "--start", "2024-13-01"],
+             ["backfill", "--help"], ["set", "backup-reserve", "250"], ["tariff", "price"],
+             ["status", "--bogus"], ["sites", "--bogus"], ["cost", "--bogus"], ["export"],
+             ["battery", "--bogus"], ["outages", "--bogus"], ["budget", "--bogus"]]
+
+
+@pytest.mark.parametrize("args", BAD_USAGE, ids=" ".join)
+def test_bad_usage_is_answered_before_any_heavy_import(args):
+    report = _run(*args)
+    assert report["heavy"] == [], report
+    assert report["code"] in (0, 2)
+
+
+def test_a_heavy_command_still_loads_what_it_needs(tmp_path):
+    tariffs = Path(__file__).resolve().parents[1] / "fixtures" / "tariffs"
+    report = _run("tariff", "validate", str(sorted(tariffs.glob("*.json"))[0]))
+    assert "pandas" in report["heavy"], report  # the wrapper really sees imports
 
 
 def test_top_level_help_lists_every_command():
@@ -57,8 +73,6 @@ def test_top_level_help_lists_every_command():
 
 
 def test_every_command_module_is_in_the_table():
-    from pathlib import Path
-
     from collector.cli import COMMAND_MODULES
 
     folder = Path(__file__).resolve().parents[2] / "collector" / "commands"
