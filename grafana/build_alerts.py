@@ -5,6 +5,13 @@ Each rule is one InfluxQL query (refId A, against the provisioned datasource uid
 series) and a ``threshold`` (C, the condition). All rules live in one folder, "Tesla Energy".
 Run ``python grafana/build_alerts.py`` after editing; ``--check`` fails when the committed file
 is stale. The tests run every query against a real influxd and evaluate B and C from the file.
+
+``$`` in this file: Grafana expands ``$NAME`` / ``${NAME}`` environment references in the
+provisioning values it reads (``$$`` = a literal ``$``), but not in a query's ``model`` (raw
+since Grafana 9.1.2, grafana/grafana#54293) nor in ``annotations`` (raw since #54975). So the
+queries keep a plain ``$timeFilter`` (Grafana's InfluxQL backend replaces it, and
+``$__interval``, at evaluation; ``$$timeFilter`` would reach InfluxDB verbatim), summaries keep
+``{{ $labels.x }}``, and titles, labels and uids hold no ``$`` at all (test_alerts checks both).
 """
 
 from __future__ import annotations

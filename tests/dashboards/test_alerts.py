@@ -5,6 +5,7 @@ threshold from the file, fires on crafted data that should fire it and stays qui
 from __future__ import annotations
 
 import operator
+import re
 import time
 from pathlib import Path
 
@@ -112,3 +113,42 @@ def test_rule_fires_on_its_data_and_stays_quiet_otherwise(uid, should_fire, infl
     firing, quiet = cases()[uid]
     influxd.write_lines(influx_db, firing if should_fire else quiet)
     assert evaluate(influxd, influx_db, rules()[uid]) is should_fire
+
+
+# Grafana's provisioning expands environment variables in the values it reads ("$NAME",
+# "${NAME}"; "$$" is a literal "$"), except in the raw fields: a query's ``model`` (since
+# Grafana 9.1.2, grafana/grafana#54293) and the annotations (#54975). Go's os.ExpandEnv names:
+_GO_VAR = re.compile(r"\$(\{[^}]*\}|[A-Za-z0-9_]+|[*#$@!?\-0-9])")
+RAW_KEYS = {"model", "annotations"}
+
+
+def grafana_expand(value: str, env: dict[str, str]) -> str:
+    def one(part: str) -> str:
+        return _GO_VAR.sub(lambda m: env.get(m[1].strip("{}"), ""), part)
+
+    return "$".join(one(part) for part in value.split("$$"))
+
+
+def provisioned(node, env: dict[str, str], key: str = ""):
+    """The document as Grafana stores it: every string value expanded but the raw fields."""
+    if key in RAW_KEYS:
+        return node
+    if isinstance(node, dict):
+        return {k: provisioned(v, env, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [provisioned(v, env) for v in node]
+    return grafana_expand(node, env) if isinstance(node, str) else node
+
+
+def test_grafana_env_expansion_leaves_the_queries_and_summaries_intact():
+    """``$timeFilter`` is written as is (``$$timeFilter`` would reach InfluxDB verbatim, since
+    the model is not expanded); no expanded field holds a ``$`` at all."""
+    document = yaml.safe_load(FILE.read_text())
+    hostile = {"timeFilter": "BROKEN", "labels": "BROKEN", "values": "BROKEN"}
+    assert provisioned(document, hostile) == provisioned(document, {}) == document
+    for rule in rules().values():
+        query = rule["data"][0]["model"]["query"]
+        assert "$timeFilter" in query and "$$" not in query
+        assert set(re.findall(r"\$(\w+)", query)) <= {"timeFilter", "__interval",
+                                                       "__interval_ms", "interval"}
+    assert grafana_expand("a $$timeFilter $X ${X}", {"X": "x"}) == "a $timeFilter x x"
