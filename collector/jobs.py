@@ -41,6 +41,8 @@ from collector.cost.store import TariffRecorder
 from collector.errors import AuthRequired, CollectorError, InvalidResponse, RateLimited
 from collector.health import Health
 from collector.log import get_logger
+from collector.settings_watch import FIELD as SETTINGS_FIELD
+from collector.settings_watch import SettingsWatch, window_for
 from collector.transform.metrics import bill_frame
 
 log = get_logger(__name__)
@@ -118,6 +120,7 @@ class Collector:
         self.clock = clock
         self.tracker = FailureTracker()
         self.tariffs = TariffRecorder(sink)
+        self.settings_watch = SettingsWatch(sink, window_for(settings.intervals.site_info_seconds))
         self.bill = MonthToDate()
         self.writer: Any = sink  # the daemon swaps in a BackgroundWriter (writes off the poll)
         self._last_live: dict[int, str] = {}
@@ -172,8 +175,10 @@ class Collector:
             # The zone is the one resolved by the zone chain (at start or by the history job);
             # site_info's own installation_time_zone is only one of its sources.
             now = self._now()
-            frame = transform.site_info_frame(info, site.site_id, site.name, now,
-                                              site.time_zone)
+            frame = transform.site_info_frame(
+                info, site.site_id, site.name, now, site.time_zone,
+                derived=lambda values: {SETTINGS_FIELD: self.settings_watch.check(
+                    site.site_id, values, now.timestamp())})
             frames = [usable(frame, "site_info", site)]
             tariff = self.tariffs.frame(site.site_id, info, now)
             return frames if tariff is None else [*frames, tariff]

@@ -56,6 +56,13 @@ RULES: tuple[tuple[str, str, str, int, str, float, str, str, str], ...] = (
      'SELECT count("sha256") FROM "tariff_version" WHERE $timeFilter AND "source" = '
      "'site_info'", 3600, "gt", 0, "0s", "OK",
      "the site's tariff changed in the Tesla app (a new tariff_version snapshot)"),
+    # settings_changed_outside is computed by the daemon at each site_info snapshot
+    # (collector/settings_watch.py): InfluxQL cannot join site_info with control_event.
+    ("tesla-settings-changed", "Settings changed outside this tool",
+     'SELECT max("settings_changed_outside") FROM "site_info" WHERE $timeFilter GROUP BY '
+     '"site_name"', 3600, "gt", 0, "0s", "OK",
+     "{{ $labels.site_name }}: backup reserve or operation mode changed without "
+     "tesla-energy set (Tesla app, installer or another tool)"),
 )
 
 

@@ -204,6 +204,11 @@ SITE_INFO = Schema("site_info", ("site_id", "site_name", "time_zone"), (
     # Every real site_info has it, solar-only sites included (which hold none of the settings
     # above): it keeps a point, and so the site's name and zone tags, for the dashboards.
     Field("installation_date", Kind.STR),
+    # Derived by the daemon (collector.settings_watch), never in the API's reply: how many of
+    # backup_reserve_percent / default_real_mode changed since the previous snapshot without a
+    # control_event from `tesla-energy set`.
+    Field("settings_changed_outside", Kind.INT, limit=COUNT,
+          source=("__collector__", "settings_changed_outside")),
 ))
 
 ENERGY_HISTORY = Schema("energy_history", ("site_id",), _watt_hours(

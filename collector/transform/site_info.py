@@ -10,6 +10,7 @@ altogether), so that point simply has no such field. The one derived value: an e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -24,13 +25,16 @@ _EXPORT_RULE = "customer_preferred_export_rule"
 
 
 def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
-                    collected_at: datetime, time_zone: str = "") -> Frame:
+                    collected_at: datetime, time_zone: str = "",
+                    derived: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+                    ) -> Frame:
     """One point at ``collected_at`` (floored to the second), tagged site_id, site_name (the
     response's ``site_name``; ``site_name`` is the fallback when it has none) and time_zone:
     the IANA zone the collector resolved for the site (the dashboards cut days at its
     midnight), left out when the zone is unknown or is not an IANA name (a half-hour fixed
     offset such as ``UTC+05:30``, which InfluxQL's ``tz()`` cannot use; whole-hour fixed
-    offsets are IANA's ``Etc/GMT+7`` names and are kept)."""
+    offsets are IANA's ``Etc/GMT+7`` names and are kept). ``derived``: given the picked
+    values, the daemon's extra fields (``settings_changed_outside``; None values left out)."""
     body = unwrap(response)
     site = str(site_id)
     try:
@@ -41,6 +45,8 @@ def site_info_frame(response: Any, site_id: int | str, site_name: str | None,
         log.warning("malformed_site_info_skipped", site_id=site, reason=str(exc))
         return build_frame(SITE_INFO, []).with_skipped(1, str(exc))
     values.update(_derived_export_rule(body.get("components"), values))
+    if derived is not None:  # the daemon's fields computed from these values
+        values.update({k: v for k, v in derived(values).items() if v is not None})
     name = body.get("site_name")
     name = name if isinstance(name, str) and name else site_name
     tags = {"site_id": site, "site_name": name or None,

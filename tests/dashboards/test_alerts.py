@@ -73,6 +73,11 @@ def collector(seconds_ago: int, endpoint: str, **fields: int) -> str:
     return f"collector,job=live,endpoint={endpoint} {body} {int(time.time()) - seconds_ago}"
 
 
+def info(seconds_ago: int, **fields: str) -> str:
+    body = ",".join(f"{k}={v}" for k, v in fields.items())
+    return f"site_info,site_id=1,site_name=Home {body} {int(time.time()) - seconds_ago}"
+
+
 def cases() -> dict[str, tuple[list[str], list[str]]]:
     """Crafted data per rule (firing, quiet), stamped relative to now when called."""
     return {
@@ -99,6 +104,9 @@ def cases() -> dict[str, tuple[list[str], list[str]]]:
             [f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 600}'],
             [f'tariff_version,site_id=1,source=file sha256="ab" {int(time.time()) - 600}',
              f'tariff_version,site_id=1,source=site_info sha256="ab" {int(time.time()) - 7200}']),
+        "tesla-settings-changed": (
+            [info(1800, settings_changed_outside="1i"), info(60, settings_changed_outside="0i")],
+            [info(600, settings_changed_outside="0i"), info(7200, settings_changed_outside="2i")]),
     }
 
 
