@@ -133,6 +133,9 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     collector = Collector(client, sink, settings, history=history, clock=clock)
     health = Health(settings.collector.state_dir, 3 * settings.intervals.live_seconds)
     health.sink_state = sink.health
+    health.budget_state = collector.bill.state
+    if collector.bill.limit is not None and not dry_run:
+        collector.bill.seed(stored_billable(sink, clock()))
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
                     history.fill_gaps, discover=site_discovery(client, settings, history))
     projection = budget.bill(len(sites), settings)
@@ -141,6 +144,21 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
              fleet_monthly_cost_usd=round(projection.gross(), 2),
              fleet_monthly_cost_after_credit_usd=round(projection.after_credit(), 2))
     return daemon
+
+
+def stored_billable(sink: Any, now: float) -> int:
+    """This UTC month's billable requests stored in ``collector`` points (earlier runs), 0
+    when InfluxDB cannot tell."""
+    start = datetime.fromtimestamp(now, UTC).replace(day=1, hour=0, minute=0, second=0,
+                                                     microsecond=0)
+    try:
+        rows = sink.query_influxql(f'SELECT sum("billable") FROM "collector" WHERE '
+                                   f"time >= {int(start.timestamp())}s")
+    except CollectorError as exc:
+        log.warning("cannot read this month's billable requests; counting from 0",
+                    error=str(exc))
+        return 0
+    return int(rows[0].get("sum") or 0) if rows else 0
 
 
 def within_budget(settings: Settings, site_count: int) -> Settings:
@@ -238,6 +256,9 @@ def metrics_text(daemon: Daemon) -> str:
     price = daemon.settings.api.price_data
     lines.append(f"tesla_energy_api_billable_month {collector.bill.requests}")
     lines.append(f"tesla_energy_api_cost_month_usd {collector.bill.cost(price):.4f}")
+    if collector.bill.limit is not None:
+        lines.append(f"tesla_energy_api_budget_requests_month {collector.bill.limit}")
+    lines.append(f"tesla_energy_api_budget_paused {int(collector.bill.paused())}")
     lines.append(f"tesla_energy_points_written_total {collector.sink.points_written}")
     lines.append(f"tesla_energy_spool_points {collector.sink.spool_points}")
     lines.extend(sink_metric_lines(collector.sink, collector.writer))

@@ -1,7 +1,8 @@
 """The Fleet API bill: requests per day by endpoint at given intervals, the projected monthly
 cost after the credit, and a plan of intervals that keeps the daemon within a monthly budget.
 
-Pure arithmetic, no I/O. A month is planned as 32 days (the longest month plus a day of
+Arithmetic, plus the month-to-date counter with the hard stop (``MonthToDate``: its one
+log line is its only output). A month is planned as 32 days (the longest month plus a day of
 headroom for first runs and restarts), so a planned month never exceeds the budget.
 Per site and day the daemon makes ``86400/live`` live_status requests,
 ``86400/site_info`` site_info requests and, every history interval, four history requests
@@ -15,11 +16,17 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from collector.config import IntervalSettings, Settings
-from collector.errors import ConfigError
+from collector.errors import BudgetExhausted, ConfigError
+from collector.log import get_logger
+
+log = get_logger(__name__)
 
 DAY = 86400.0
 MONTH_DAYS = 31
@@ -131,22 +138,96 @@ def describe(plan_bill: Bill, configured: Bill | None = None) -> list[str]:
 
 
 class MonthToDate:
-    """Billable requests of the current UTC month (starts at 0 with the process; the stored
-    ``collector.billable`` points keep the month across restarts)."""
+    """Billable requests of the current UTC month and, with a cap (``limit`` requests), the
+    hard stop: ``admit`` refuses a request once the month's billable requests reach the cap
+    (``BudgetExhausted``; logged once a month) until the next UTC month starts. Counted when
+    a request is sent (``refund`` when its answer was not billable), so concurrent jobs never
+    pass the cap. Starts at 0 with the process; the daemon seeds it from the stored
+    ``collector.billable`` points (``seed``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._month: tuple[int, int] | None = None
+        self.limit = limit
         self.requests = 0
+        self._announced = False
+
+    def _roll(self, at: datetime) -> None:
+        """Start a new month from 0 (lock held)."""
+        month = (at.year, at.month)
+        if month != self._month:
+            if self._announced:
+                log.info("new month: Fleet API requests resume", month=f"{month[0]}-{month[1]:02}")
+            self._month, self.requests, self._announced = month, 0, False
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     def add(self, requests: int, at: datetime) -> int:
         """Count ``requests`` billed at ``at`` (UTC); a new month starts from 0."""
         with self._lock:
-            month = (at.year, at.month)
-            if month != self._month:
-                self._month, self.requests = month, 0
+            self._roll(at)
             self.requests += requests
             return self.requests
 
+    def seed(self, requests: int) -> None:
+        """This month's billable requests so far, as stored before a restart."""
+        with self._lock:
+            self._roll(self._now())
+            self.requests = max(self.requests, requests)
+
+    def paused(self) -> bool:
+        """True while this month's cap is reached (then nothing billable may be sent)."""
+        with self._lock:
+            self._roll(self._now())
+            return self.limit is not None and self.requests >= self.limit
+
+    def admit(self, endpoint: str) -> None:
+        """Count one request about to be sent, or raise ``BudgetExhausted``."""
+        with self._lock:
+            now = self._now()
+            self._roll(now)
+            if self.limit is None or self.requests < self.limit:
+                self.requests += 1
+                return
+            first = not self._announced
+            self._announced = True
+        resume = next_month(now)
+        if first:
+            log.warning("COLLECTOR_API_BUDGET reached: no Fleet API requests until the next "
+                        "month", billable_requests=self.requests, limit=self.limit,
+                        resume_at=resume.isoformat())
+        raise BudgetExhausted(f"{endpoint}: COLLECTOR_API_BUDGET reached ({self.limit} "
+                              f"billable requests this month); paused until "
+                              f"{resume:%Y-%m-%d} 00:00 UTC")
+
+    def refund(self) -> None:
+        """The admitted request was not billed (no answer, or a 5xx)."""
+        with self._lock:
+            self.requests = max(0, self.requests - 1)
+
+    def state(self) -> dict[str, Any]:
+        """For the heartbeat and /healthz."""
+        paused = self.paused()
+        return {"billable_month": self.requests, "limit": self.limit, "paused": paused,
+                "resume_at": next_month(self._now()).isoformat() if paused else None}
+
     def cost(self, price: float) -> float:
         return self.requests * price
+
+
+def next_month(at: datetime) -> datetime:
+    """The start of the UTC month after ``at``."""
+    year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def request_cap(settings: Settings) -> int | None:
+    """Billable requests a month allowed by ``COLLECTOR_API_BUDGET`` (after the credit), or
+    None without a budget."""
+    api = settings.api
+    if api.budget is None or api.price_data <= 0:
+        return None
+    return int(math.floor((api.budget + api.monthly_credit) / api.price_data + 1e-9))

@@ -33,6 +33,10 @@ class ApiError(CollectorError):
         self.endpoint = endpoint
 
 
+class BudgetExhausted(CollectorError):
+    """COLLECTOR_API_BUDGET is spent for this month: send no billable request until the next."""
+
+
 class AuthRequired(ApiError):
     """Credentials are missing, expired beyond refresh, or revoked: stop and re-authenticate."""
 

@@ -34,6 +34,8 @@ class Health:
     """Tracks the last successful write and per-job state; persists the heartbeat file."""
 
     sink_state: Callable[[], dict[str, Any]] | None = None  # the sink's health(), when set
+    #: The API budget's state (``MonthToDate.state``): while paused the daemon is not stale.
+    budget_state: Callable[[], dict[str, Any]] | None = None
 
     def __init__(self, state_dir: Path, stale_after: float,
                  clock: Callable[[], float] = time.time) -> None:
@@ -71,6 +73,8 @@ class Health:
             self.save()
 
     def is_stale(self) -> bool:
+        if self.budget_state is not None and self.budget_state().get("paused"):
+            return False  # no requests on purpose until the month ends
         reference = self.last_write or self.started_at
         return self._clock() - reference > self.stale_after
 
@@ -90,6 +94,8 @@ class Health:
             }
         if self.sink_state is not None:
             snapshot["sink"] = self.sink_state()
+        if self.budget_state is not None:
+            snapshot["budget"] = self.budget_state()
         return snapshot
 
     def save(self) -> None:
@@ -107,6 +113,9 @@ def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:
     if _sink_refused(beat):
         sink = beat["sink"]
         return False, f"InfluxDB refuses writes ({sink.get('error')}); fix {sink.get('fix')}"
+    budget = beat.get("budget")
+    if isinstance(budget, dict) and budget.get("paused"):
+        return True, f"ok: COLLECTOR_API_BUDGET reached; paused until {budget.get('resume_at')}"
     now = time.time() if now is None else now
     reference = beat.get("last_write") or beat.get("started_at") or 0
     age = now - float(reference)

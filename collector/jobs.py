@@ -35,10 +35,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from collector import transform
-from collector.budget import MonthToDate
+from collector.budget import MonthToDate, request_cap
 from collector.config import Settings
 from collector.cost.store import TariffRecorder
-from collector.errors import AuthRequired, CollectorError, InvalidResponse, RateLimited
+from collector.errors import (
+    AuthRequired,
+    BudgetExhausted,
+    CollectorError,
+    InvalidResponse,
+    RateLimited,
+)
 from collector.health import Health
 from collector.log import get_logger
 from collector.settings_watch import FIELD as SETTINGS_FIELD
@@ -121,7 +127,13 @@ class Collector:
         self.tracker = FailureTracker()
         self.tariffs = TariffRecorder(sink)
         self.settings_watch = SettingsWatch(sink, window_for(settings.intervals.site_info_seconds))
-        self.bill = MonthToDate()
+        self.bill = MonthToDate(request_cap(settings), clock)
+        for fleet in (client, getattr(history, "client", None)):
+            if fleet is not None and hasattr(fleet, "gate"):
+                fleet.gate = self.bill  # counts every request sent, stops at the cap
+        if getattr(client, "gate", None) is self.bill:  # requests made before (discovery)
+            self.bill.add(sum(s.billable for s in client.metrics.totals().values()),
+                          self._now())
         self.writer: Any = sink  # the daemon swaps in a BackgroundWriter (writes off the poll)
         self._last_live: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -136,7 +148,7 @@ class Collector:
             key = f"{job}:{site.site_id}"
             try:
                 frames.extend(fetch(site))
-            except (AuthRequired, RateLimited):
+            except (AuthRequired, RateLimited, BudgetExhausted):
                 raise
             except CollectorError as exc:
                 self.tracker.failed(key, exc)
@@ -152,6 +164,8 @@ class Collector:
         return frames
 
     def poll_live(self, sites: Sequence[Site]) -> int:
+        if self.bill.paused():
+            return 0  # COLLECTOR_API_BUDGET reached: nothing billable until next month
         frames = self._each_site("live", sites, self._live_frames)
         return self._write(frames)
 
@@ -169,6 +183,9 @@ class Collector:
         return frames
 
     def snapshot_site_info(self, sites: Sequence[Site]) -> int:
+        if self.bill.paused():
+            return 0
+
         def fetch(site: Site) -> list[Any]:
             info = self.client.site_info(site.site_id)
             site.name = str(info.get("site_name") or site.name)
@@ -186,7 +203,7 @@ class Collector:
         return self._write(self._each_site("site_info", sites, fetch))
 
     def refresh_history(self, sites: Sequence[Site]) -> int:
-        if self.history is None:
+        if self.history is None or self.bill.paused():
             return 0
 
         def fetch(site: Site) -> list[Any]:
@@ -205,7 +222,9 @@ class Collector:
             by_job.setdefault(ENDPOINT_JOBS.get(endpoint, "other"), {})[endpoint] = stats
         now = self._now()
         frames = [transform.collector_frame(stats, job, now) for job, stats in by_job.items()]
-        month = self.bill.add(sum(s.billable for s in window.values()), now)
+        billable = sum(s.billable for s in window.values())
+        gated = getattr(self.client, "gate", None) is self.bill  # counted as they were sent
+        month = self.bill.add(0 if gated else billable, now)
         frames.append(bill_frame(month, self.bill.cost(self.settings.api.price_data), now))
         frames.append(transform.collector_frame(
             {}, "sink", now, points_written=self.sink.points_written,
@@ -323,6 +342,8 @@ class Daemon:
                 work(*args)
                 self._after_cycle()
                 self.health.job_done(job_id, True)
+            except BudgetExhausted:  # said once by the budget; jobs resume next month
+                self.health.job_done(job_id, True)
             except RateLimited as exc:
                 self._postpone(job_id, exc.retry_after)
                 self.health.job_done(job_id, False, "rate limited")
@@ -380,6 +401,8 @@ class Daemon:
 
     def _gap_fill(self) -> int:
         assert self.gap_fill is not None
+        if self.collector.bill.paused():
+            return 0  # the month's budget is spent; the next recovery or start fills the gap
         self.gap_fill(self.sites)
         return 0
 

@@ -97,6 +97,8 @@ class FleetClient:
         self.max_retry_wait = max_retry_wait
         self.metrics = metrics or RequestMetrics()
         self.limiter = limiter
+        #: The daemon's ``budget.MonthToDate`` (None: no hard stop, e.g. the CLI commands).
+        self.gate: Any = None
         self._sleep = sleep
         self._jitter = jitter
         self._options = {"timeout": timeout, "max_retries": max_retries,
@@ -185,6 +187,9 @@ class FleetClient:
         if self.limiter:
             self.limiter.acquire()
         token = self.tokens.access_token()
+        gate = self.gate
+        if gate is not None:
+            gate.admit(endpoint)  # raises BudgetExhausted once the month's cap is reached
         started = time.perf_counter()
         outcome = {"error": True, "rate_limited": False, "billable": False}
         try:
@@ -212,6 +217,8 @@ class FleetClient:
                 endpoint=endpoint,
             ) from None
         finally:
+            if gate is not None and not outcome["billable"]:
+                gate.refund()
             self.metrics.record(
                 endpoint,
                 (time.perf_counter() - started) * 1000.0,
