@@ -178,27 +178,30 @@ class MonthToDate:
             self._roll(self._now())
             self.requests = max(self.requests, requests)
 
+    def _reached(self, now: datetime) -> bool:
+        """Whether the cap is reached this month; says so once a month (lock held)."""
+        self._roll(now)
+        reached = self.limit is not None and self.requests >= self.limit
+        if reached and not self._announced:
+            self._announced = True
+            log.warning("COLLECTOR_API_BUDGET reached: no Fleet API requests until the next "
+                        "month", billable_requests=self.requests, limit=self.limit,
+                        resume_at=next_month(now).isoformat())
+        return reached
+
     def paused(self) -> bool:
         """True while this month's cap is reached (then nothing billable may be sent)."""
         with self._lock:
-            self._roll(self._now())
-            return self.limit is not None and self.requests >= self.limit
+            return self._reached(self._now())
 
     def admit(self, endpoint: str) -> None:
         """Count one request about to be sent, or raise ``BudgetExhausted``."""
         with self._lock:
             now = self._now()
-            self._roll(now)
-            if self.limit is None or self.requests < self.limit:
+            if not self._reached(now):
                 self.requests += 1
                 return
-            first = not self._announced
-            self._announced = True
         resume = next_month(now)
-        if first:
-            log.warning("COLLECTOR_API_BUDGET reached: no Fleet API requests until the next "
-                        "month", billable_requests=self.requests, limit=self.limit,
-                        resume_at=resume.isoformat())
         raise BudgetExhausted(f"{endpoint}: COLLECTOR_API_BUDGET reached ({self.limit} "
                               f"billable requests this month); paused until "
                               f"{resume:%Y-%m-%d} 00:00 UTC")
