@@ -9,6 +9,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+from structlog.testing import capture_logs
 
 from collector import app
 from collector.budget import request_cap
@@ -29,8 +30,7 @@ def sent(collector: Collector) -> int:
     return sum(s.requests for s in collector.client.metrics.totals().values())
 
 
-def test_the_daemon_stops_at_the_cap_and_resumes_next_month(sim, influx_settings,  # noqa: F811
-                                                            capsys):
+def test_the_daemon_stops_at_the_cap_and_resumes_next_month(sim, influx_settings):  # noqa: F811
     settings = dataclasses.replace(daemon_settings(influx_settings, sim),
                                    api=ApiSettings(budget=0.018, monthly_credit=0.0))
     assert request_cap(settings) == CAP
@@ -41,12 +41,20 @@ def test_the_daemon_stops_at_the_cap_and_resumes_next_month(sim, influx_settings
     health = Health(settings.collector.state_dir, 30, clock=lambda: now[0])
     health.budget_state = collector.bill.state
     daemon = Daemon(collector, sites, settings, health)
+    with capture_logs() as logs:
+        run_month(sim, collector, daemon, health, client, sites, now)
+    events = [entry["event"] for entry in logs]
+    assert sum("COLLECTOR_API_BUDGET reached" in e for e in events) == 1
+    assert any("Fleet API requests resume" in e for e in events)
+
+
+def run_month(server, collector, daemon, health, client, sites, now) -> None:
     try:
         for _ in range(4):
             collector.poll_live(sites)  # 8 requests
         assert not collector.bill.paused()
         daemon._guarded("site_info:0", collector.snapshot_site_info, sites)()  # 9th, then stop
-        assert sent(collector) == CAP == logged(sim, "site_info", 1) + logged(sim,
+        assert sent(collector) == CAP == logged(server, "site_info", 1) + logged(server,
                                                                              "live_status", 8)
         assert collector.bill.paused() and health.jobs["site_info:0"]["failing"] is False
         for job in (collector.poll_live, collector.snapshot_site_info, collector.refresh_history):
@@ -73,6 +81,3 @@ def test_the_daemon_stops_at_the_cap_and_resumes_next_month(sim, influx_settings
         assert "tesla_energy_api_budget_paused 0" in app.metrics_text(daemon)
     finally:
         daemon.close()
-    out = capsys.readouterr().out
-    assert out.count("COLLECTOR_API_BUDGET reached") == 1
-    assert "Fleet API requests resume" in out
