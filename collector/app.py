@@ -6,7 +6,6 @@ Used by ``tesla-energy run`` and ``tesla-energy demo``. Wiring only: the work is
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import signal
 import threading
@@ -115,12 +114,17 @@ def make_history(client: FleetClient, sink: Any, settings: Settings,
 
 def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | None = None,
           sites: Sequence[Site] | None = None, clock: Callable[[], float] = time.time,
-          wait_for_api: bool = False) -> Daemon:
+          wait_for_api: bool = False, one_shot: bool = False) -> Daemon:
     """A ready-to-schedule daemon for ``settings`` (``clock``: the wall clock, injectable so
     tests and benchmarks can run against a simulator living at another time;
-    ``wait_for_api``: keep retrying site discovery instead of failing, for the daemon)."""
+    ``wait_for_api``: keep retrying site discovery instead of failing, for the daemon;
+    ``one_shot``: for ``run --once``, whose requests keep the one-shot retry limits)."""
     client = client or build_client(settings)
-    client.max_retry_wait = DAEMON_MAX_RETRY_WAIT
+    if not one_shot:
+        # Jobs retry on their next run: a long Retry-After postpones the job, an unreachable
+        # API is retried for as long as it takes.
+        client.max_retry_wait = DAEMON_MAX_RETRY_WAIT
+        client.retry_window = None
     sink = open_sink(settings, dry_run=dry_run)
     history = make_history(client, sink, settings, clock)
     if sites is None:
@@ -180,14 +184,20 @@ def run_once(daemon: Daemon) -> int:
     """Every job once, in order, for every site; returns points written. Raises
     ``PointsKept`` when points stayed in the spool (InfluxDB refused or unreachable), and
     ``CollectorError`` when a site failed (a skipped sample, a past day without buckets...)
-    or InfluxDB refused points as invalid: the cycle did not collect what it should have."""
+    or InfluxDB refused points as invalid: the cycle did not collect what it should have.
+    A request still rate limited after its retries (or told to wait longer than the limit)
+    ends the cycle at once with ``RateLimited``: its line says when to try again."""
     collector, written = daemon.collector, 0
     rejected_before = getattr(collector.sink, "dead_letters", 0)
     for group in daemon.groups():
         for job in (collector.snapshot_site_info, collector.poll_live, collector.refresh_history):
             # A job whose every site failed raises; the sites are recorded and reported below.
-            with contextlib.suppress(CollectorError):
+            try:
                 written += job(group)
+            except RateLimited:
+                raise
+            except CollectorError:
+                pass
     written += collector.write_metrics()
     collector.sink.ensure_delivered()  # points left in the spool: say so, exit 1
     failing = collector.tracker.failing

@@ -65,7 +65,11 @@ class TeslaSettings:
     site_ids: tuple[int, ...] = ()
     time_zone: str = ""
     timeout_seconds: float = 30.0
+    #: Most seconds one request may take in all: connecting and reading every byte.
+    request_deadline_seconds: float = 30.0
     max_retries: int = 4
+    #: A 429's Retry-After longer than this ends a one-shot command; the daemon postpones.
+    retry_after_limit_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -381,7 +385,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("tesla", "site_ids", "TESLA_SITE_IDS", _site_ids),
     Spec("tesla", "time_zone", "TESLA_TIME_ZONE", _time_zone),
     Spec("tesla", "timeout_seconds", "TESLA_TIMEOUT_SECONDS", _positive_float),
+    Spec("tesla", "request_deadline_seconds", "TESLA_REQUEST_DEADLINE_SECONDS",
+         _positive_float),
     Spec("tesla", "max_retries", "TESLA_MAX_RETRIES", _count(0)),
+    Spec("tesla", "retry_after_limit_seconds", "TESLA_RETRY_AFTER_LIMIT_SECONDS",
+         _positive_float),
     Spec("influx", "url", "INFLUX_URL", _url),
     Spec("influx", "token", "INFLUX_TOKEN", _secret),
     Spec("influx", "org", "INFLUX_ORG", _text),

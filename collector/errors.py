@@ -55,6 +55,11 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
+class RetryAfterTooLong(RateLimited):
+    """HTTP 429 whose ``Retry-After`` is longer than the configured limit: a one-shot command
+    stops (its message says when to retry), the daemon postpones the job that long."""
+
+
 class TransientError(ApiError):
     """5xx, timeout or connection failure: retry later; nothing is wrong with the request."""
 

@@ -8,7 +8,9 @@ The optional HTTP server answers ``/healthz`` (200 ok / 503 stale or failing) an
 (Prometheus text). The sink's state (``sink_state``: up, down, refused, spool size) is part of
 the heartbeat; InfluxDB *refusing* writes (wrong token, missing database) counts as failing at
 once, while InfluxDB *down* only makes the daemon stale after 3 live intervals without a
-write. Nothing here talks to the Fleet API or InfluxDB.
+write. A scheduled job that completes no cycle (successful or not) within ``HUNG_INTERVALS``
+of its intervals is *hung* and counts as failing too, named in the status. Nothing here
+talks to the Fleet API or InfluxDB.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collector.files import write_private_file
 
 HEARTBEAT_FILE = "heartbeat.json"
 WRITE_EVERY_SECONDS = 5.0
+#: A job that completed no cycle for this many of its intervals is reported hung.
+HUNG_INTERVALS = 3.0
 
 
 class Health:
@@ -46,20 +50,49 @@ class Health:
         self.started_at = clock()
         self.last_write: float | None = None
         self.jobs: dict[str, dict[str, Any]] = {}
+        #: job -> the time by which it must complete its next cycle (scheduled jobs only).
+        self._due: dict[str, tuple[float, float]] = {}  # job -> (interval, due by)
         self._saved_at = 0.0
+
+    def expect(self, job: str, interval: float) -> None:
+        """``job`` runs every ``interval`` s: it is hung once it completes no cycle for
+        ``HUNG_INTERVALS`` intervals (counted from now, and from each completion)."""
+        with self._lock:
+            due = self._clock() + HUNG_INTERVALS * interval
+            self._due[job] = (interval, self._due.get(job, (0.0, due))[1])
+
+    def postponed(self, job: str, seconds: float) -> None:
+        """``job`` was told to wait ``seconds`` (a Retry-After): not hung meanwhile."""
+        with self._lock:
+            if job in self._due:
+                interval, due = self._due[job]
+                self._due[job] = (interval, max(due, self._clock() + seconds
+                                                + HUNG_INTERVALS * interval))
 
     def job_done(self, job: str, ok: bool, error: str = "") -> None:
         with self._lock:
+            now = self._clock()
             entry = self.jobs.setdefault(job, {"last_success": None, "failing": False})
             entry["failing"] = not ok
             entry["error"] = error
+            entry["last_done"] = now
             if ok:
-                entry["last_success"] = self._clock()
+                entry["last_success"] = now
+            if job in self._due:
+                interval, due = self._due[job]
+                self._due[job] = (interval, max(due, now + HUNG_INTERVALS * interval))
+
+    def hung(self) -> list[str]:
+        """Scheduled jobs past their due time: running (or stuck) without completing."""
+        now = self._clock()
+        with self._lock:
+            return sorted(job for job, (_, due) in self._due.items() if now > due)
 
     def forget(self, job: str) -> None:
         """Drop a job that no longer exists (its sites were removed)."""
         with self._lock:
             self.jobs.pop(job, None)
+            self._due.pop(job, None)
 
     def wrote(self) -> None:
         """Record a successful InfluxDB write (spooled points do not count)."""
@@ -79,18 +112,23 @@ class Health:
         return self._clock() - reference > self.stale_after
 
     def status(self) -> str:
-        """``influxdb refused`` (failing now), ``stale`` or ``ok``."""
-        if _sink_refused(self.snapshot()):
+        """``influxdb refused`` (failing now), ``hung: live:0, ...``, ``stale`` or ``ok``."""
+        snapshot = self.snapshot()
+        if _sink_refused(snapshot):
             return "influxdb refused"
+        if snapshot["hung"]:
+            return _hung_text(snapshot["hung"])
         return "stale" if self.is_stale() else "ok"
 
     def snapshot(self) -> dict[str, Any]:
+        hung = self.hung()
         with self._lock:
             snapshot = {
                 "last_write": self.last_write,
                 "started_at": self.started_at,
                 "stale_after": self.stale_after,
                 "jobs": {k: dict(v) for k, v in self.jobs.items()},
+                "hung": hung,
             }
         if self.sink_state is not None:
             snapshot["sink"] = self.sink_state()
@@ -113,6 +151,8 @@ def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:
     if _sink_refused(beat):
         sink = beat["sink"]
         return False, f"InfluxDB refuses writes ({sink.get('error')}); fix {sink.get('fix')}"
+    if beat.get("hung"):
+        return False, _hung_text(beat["hung"])
     budget = beat.get("budget")
     if isinstance(budget, dict) and budget.get("paused"):
         return True, f"ok: COLLECTOR_API_BUDGET reached; paused until {budget.get('resume_at')}"
@@ -122,6 +162,11 @@ def check_heartbeat(path: Path, now: float | None = None) -> tuple[bool, str]:
     if age > float(beat.get("stale_after") or 0):
         return False, f"stale: last successful write {age:.0f} s ago"
     return True, f"ok: last successful write {age:.0f} s ago"
+
+
+def _hung_text(jobs: list[str]) -> str:
+    return (f"hung: job {', '.join(jobs)} completed no cycle within {HUNG_INTERVALS:g} "
+            "intervals")
 
 
 def _sink_refused(snapshot: dict[str, Any]) -> bool:

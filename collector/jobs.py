@@ -11,12 +11,14 @@ a real misfire grace time, jitter, an immediate first run):
   events and charge sessions, through the backfill machinery.
 - ``metrics``: request counters -> ``collector`` points, once a minute.
 - ``gapfill``: at start and after an outage of the API or of InfluxDB, the backfill fetches the
-  history days that are missing or incomplete since the last stored point.
+  history days that are missing or incomplete since the last stored point; at most once per
+  history interval per site, however often a flapping endpoint recovers.
 
 One failing site or job never stops the others; failures are logged when a job starts failing
 and when it recovers, not on every tick. A 429 pushes that job's next run back by
-``Retry-After``. An authentication failure stops the daemon with a clear message. This module
-holds no HTTP or InfluxDB code of its own.
+``Retry-After``. A job that completes no cycle within a few intervals (hung) makes health
+fail. An authentication failure stops the daemon with a clear message. Shutdown cancels every
+wait between API attempts. This module holds no HTTP or InfluxDB code of its own.
 """
 
 from __future__ import annotations
@@ -247,7 +249,7 @@ class Daemon:
     def __init__(self, collector: Collector, sites: Sequence[Site], settings: Settings,
                  health: Health, *, gap_fill: Callable[[Sequence[Site]], Any] | None = None,
                  discover: Callable[[Sequence[Site]], list[Site] | None] | None = None,
-                 workers: int = 4) -> None:
+                 workers: int = 4, clock: Callable[[], float] = time.monotonic) -> None:
         self.collector = collector
         self.sites = list(sites)
         self.settings = settings
@@ -270,6 +272,10 @@ class Daemon:
         collector.tracker.recovered_hook = self._on_recovery
         self._sink_was_down = False
         self._stopping = False
+        self._clock = clock
+        self._fill_lock = threading.Lock()
+        self._fill_pending: set[int] = set()  # site ids waiting for a gap fill
+        self._last_fill: dict[int, float] = {}  # site id -> when its last gap fill started
 
     def groups(self) -> list[list[Site]]:
         return [self.sites[i:i + GROUP_SIZE] for i in range(0, len(self.sites), GROUP_SIZE)]
@@ -329,6 +335,7 @@ class Daemon:
     def _add(self, job_id: str, seconds: float, func: Callable[[], None],
              first: datetime | None, executor: str = "default") -> None:
         jitter = min(seconds * 0.1, 5.0)
+        self.health.expect(job_id, seconds + jitter)
         self.scheduler.add_job(
             func, IntervalTrigger(seconds=seconds, jitter=jitter), id=job_id, name=job_id,
             executor=executor, misfire_grace_time=max(MISFIRE_GRACE, int(seconds)),
@@ -376,34 +383,66 @@ class Daemon:
         self._sink_was_down = down
 
     def _postpone(self, job_id: str, seconds: float) -> None:
+        if self._stopping:
+            return
         when = datetime.now(UTC) + timedelta(seconds=seconds)
-        log.warning("rate limited; postponing job", job=job_id, retry_after_s=seconds)
-        job = self.scheduler.get_job(job_id)
-        if job is not None:
-            job.modify(next_run_time=when)
+        log.warning("rate limited; postponing job", job=job_id, retry_after_s=round(seconds))
+        self.health.postponed(job_id, seconds)
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(job_id, next_run_time=when)
 
     def _on_recovery(self, key: str) -> None:
         if key.startswith(("live", "history")):
-            self.request_gap_fill(f"{key} recovered")
+            site = key.rpartition(":")[2]
+            only = [s for s in self.sites if str(s.site_id) == site]
+            self.request_gap_fill(f"{key} recovered", only or None)
 
-    def request_gap_fill(self, reason: str) -> None:
-        """Run the gap fill soon (one at a time; repeated requests coalesce)."""
+    def request_gap_fill(self, reason: str, sites: Sequence[Site] | None = None) -> None:
+        """Fill the gaps of ``sites`` (default: all) soon: one gap fill at a time, at most one
+        per history interval per site (later requests wait for the interval to pass)."""
         # A job adding a job while the scheduler shuts down would deadlock APScheduler (its
         # shutdown holds the job-store lock while it waits for the running jobs).
         if not self.gap_fill or self._stopping:
             return
+        with self._fill_lock:
+            self._fill_pending.update(s.site_id for s in (sites or self.sites))
         log.info("gap fill requested", reason=reason)
+        self._schedule_gap_fill()
+
+    def _schedule_gap_fill(self) -> None:
+        with self._fill_lock:
+            if not self._fill_pending:
+                return
+            wait = max(1.0, min(self._fill_allowed_in(s) for s in self._fill_pending))
         self.scheduler.add_job(
             self._guarded("gapfill", self._gap_fill), id="gapfill", name="gapfill",
             replace_existing=True, misfire_grace_time=None,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            next_run_time=datetime.now(UTC) + timedelta(seconds=wait),
         )
+
+    def _fill_allowed_in(self, site_id: int) -> float:
+        """Seconds until ``site_id`` may be gap-filled again (caller holds the lock)."""
+        last = self._last_fill.get(site_id)
+        if last is None:
+            return 0.0
+        return last + self.settings.intervals.history_seconds - self._clock()
 
     def _gap_fill(self) -> int:
         assert self.gap_fill is not None
         if self.collector.bill.paused():
             return 0  # the month's budget is spent; the next recovery or start fills the gap
-        self.gap_fill(self.sites)
+        with self._fill_lock:
+            due = {s for s in self._fill_pending if self._fill_allowed_in(s) <= 0}
+            self._fill_pending -= due
+            now = self._clock()
+            self._last_fill.update(dict.fromkeys(due, now))
+        try:
+            sites = [s for s in self.sites if s.site_id in due]
+            if sites:
+                self.gap_fill(sites)
+        finally:
+            if not self._stopping:
+                self._schedule_gap_fill()  # sites still waiting for their interval
         return 0
 
     def run_until_stopped(self, stop: threading.Event | None = None) -> None:
@@ -427,6 +466,9 @@ class Daemon:
     def shutdown(self, timeout: float = 8.0) -> None:
         """Stop scheduling, let running jobs finish (at most ``timeout`` s), save health."""
         self._stopping = True
+        cancel = getattr(self.collector.client, "cancel", None)
+        if cancel is not None:
+            cancel()  # backoff and Retry-After waits end now (sibling clients too)
         close_history = getattr(self.collector.history, "close", None)
         if close_history is not None:
             close_history()  # budget-paced history work gives up at once

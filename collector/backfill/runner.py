@@ -34,7 +34,13 @@ from collector.backfill.site import ReplyZoneCheck, SiteContext
 from collector.backfill.stats import AttributedMetrics, Summary, attributed
 from collector.backfill.windows import Window, is_final
 from collector.cost.service import SiteCosting
-from collector.errors import CollectorError, InvalidResponse, RateLimited, TransientError
+from collector.errors import (
+    CollectorError,
+    InvalidResponse,
+    RateLimited,
+    RetryAfterTooLong,
+    TransientError,
+)
 from collector.log import get_logger
 from collector.transform import TimeBounds
 
@@ -197,6 +203,8 @@ class Runner:
                 converted = convert(win, reply, site.zone, site.fixed_offset,
                                     self._expectations(win, site), self.costing.get(win.site_id))
                 return _Result(win, converted, retries)
+            except RetryAfterTooLong:
+                raise  # the whole run stops: its line says when to try again
             except RETRYABLE as exc:
                 last_error = str(exc)
                 log.info("retrying window", window=win.describe(), attempt=attempt + 1,

@@ -91,10 +91,18 @@ def scope_from(args: argparse.Namespace) -> Scope:
 
 
 @contextmanager
-def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM finishes the windows in flight and stops, like Ctrl-C."""
+def stop_on_sigterm(stop: threading.Event, client: Any = None) -> Iterator[None]:
+    """SIGTERM finishes the windows in flight and stops, like Ctrl-C; ``client``'s waits
+    (backoff, ``Retry-After``, its rate limiter) end at once."""
+    def on_term(*_: Any) -> None:
+        stop.set()
+        if client is not None:
+            client.cancel()
+            if client.limiter is not None:
+                client.limiter.cancel()
+
     try:
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        previous = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread (tests)
         yield
         return
@@ -156,7 +164,7 @@ def _import(client: Any, sink: Any, settings: Settings, site_ids: list[int], sco
 
     checkpoint = Checkpoint(checkpoint_path(settings.collector.state_dir))
     stop = threading.Event()
-    with stop_on_sigterm(stop):
+    with stop_on_sigterm(stop, client):
         summary = run_backfill(client, sink, site_ids, scope,
                                config_zone=settings.tesla.time_zone, concurrency=concurrency,
                                checkpoint=checkpoint, stop=stop,

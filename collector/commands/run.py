@@ -28,7 +28,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     from collector import app  # heavy (pandas, httpx): only once the arguments are valid
 
-    daemon = app.build(settings, dry_run=args.dry_run, wait_for_api=not args.once)
+    daemon = app.build(settings, dry_run=args.dry_run, wait_for_api=not args.once,
+                       one_shot=args.once)
     try:
         if args.once:
             written = app.run_once(daemon)

@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 
+#: Seconds from a one-shot command's first request during which failures are retried.
+ONE_SHOT_RETRY_WINDOW = 10.0
+
+
 def build_client(
     settings: Settings,
     *,
@@ -34,7 +38,9 @@ def build_client(
     limiter: RateLimiter | None = None,
     metrics: RequestMetrics | None = None,
 ) -> FleetClient:
-    """A ``FleetClient`` for the configured API and credentials."""
+    """A ``FleetClient`` for the configured API and credentials, set up for a one-shot
+    command: transient failures retried for ``ONE_SHOT_RETRY_WINDOW`` s, a ``Retry-After`` up
+    to the configured limit waited out (the daemon changes both, ``collector.app.build``)."""
     tesla = settings.tesla
     auth_http = httpx.Client(timeout=tesla.timeout_seconds, transport=transport)
     tokens = TokenManager(
@@ -50,7 +56,11 @@ def build_client(
         tesla.api_url,
         tokens,
         timeout=tesla.timeout_seconds,
+        request_deadline=tesla.request_deadline_seconds,
         max_retries=tesla.max_retries,
+        max_retry_wait=tesla.retry_after_limit_seconds,
+        retry_after_limit=tesla.retry_after_limit_seconds,
+        retry_window=ONE_SHOT_RETRY_WINDOW,
         transport=transport,
         limiter=limiter,
         metrics=metrics,

@@ -1,24 +1,28 @@
 """The Fleet API client: the one request chokepoint and one thin method per endpoint.
 
-``FleetClient.request`` owns the base URL, bearer token (and its refresh on 401), timeouts,
-envelope unwrapping, the mapping from HTTP status to typed errors, bounded retries with
-jittered backoff, ``Retry-After`` handling, the shared rate limiter and request metrics. The
-endpoint methods only build paths, parameters and bodies. Nothing here knows about pandas or
-InfluxDB.
+``FleetClient.request`` owns the base URL, bearer token (and its refresh on 401), timeouts
+and the total deadline of every request (connect + every byte of the answer), envelope
+unwrapping, the mapping from HTTP status to typed errors, bounded retries with jittered
+backoff (within a retry window for one-shot commands), ``Retry-After`` handling, the shared
+rate limiter and request metrics. Every wait between attempts ends at once on ``cancel()``
+(shutdown). The endpoint methods only build paths, parameters and bodies. Nothing here knows
+about pandas or InfluxDB.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
+from collector.config import NA_API_URL
 from collector.errors import (
     ApiError,
     AuthRequired,
@@ -26,6 +30,7 @@ from collector.errors import (
     NotFound,
     RateLimited,
     RequestRejected,
+    RetryAfterTooLong,
     TransientError,
 )
 from collector.log import get_logger
@@ -36,6 +41,10 @@ from collector.source.tokens import REAUTH_HINT, TokenManager
 log = get_logger(__name__)
 
 DEFAULT_RETRY_AFTER = 10.0
+#: A ``Retry-After`` longer than this (seconds) ends a one-shot command; the daemon postpones.
+RETRY_AFTER_LIMIT = 900.0
+#: Waits between attempts longer than this are logged (a person may be watching).
+ANNOUNCE_WAIT_SECONDS = 5.0
 TRANSIENT_STATUSES = frozenset({408, 424, 500, 502, 503, 504})
 Json = Any
 
@@ -56,16 +65,27 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float:
     return max(0.0, when - (time.time() if now is None else now))
 
 
-def _error_text(response: httpx.Response) -> str:
-    """The API's ``error`` field (short), never the whole body or any header."""
+def _error_body(content: bytes) -> dict[str, Any] | None:
+    """The Fleet API's error object (``{"response": null, "error": ...}``), or None when
+    the body is something else (a proxy's page, a web server's "404 page not found")."""
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
-        return ""
-    if isinstance(body, dict):
-        error = body.get("error") or body.get("error_description") or ""
-        return str(error)[:120]
-    return ""
+        return None
+    return body if isinstance(body, dict) and "error" in body else None
+
+
+def _error_text(content: bytes) -> str:
+    """The API's ``error`` field (short), never the whole body or any header."""
+    body = _error_body(content) or {}
+    error = body.get("error") or body.get("error_description") or ""
+    return str(error)[:120]
+
+
+def retry_at_text(seconds: float) -> str:
+    """``2024-05-12 14:03:07 PDT (in 3600 s)``: when a rate-limited request may be retried."""
+    when = datetime.now().astimezone() + timedelta(seconds=seconds)
+    return f"{when:%Y-%m-%d %H:%M:%S %Z} (local time, in {seconds:.0f} s)"
 
 
 def _fmt_time(value: datetime) -> str:
@@ -83,30 +103,44 @@ class FleetClient:
         tokens: TokenManager,
         *,
         timeout: float = 30.0,
+        request_deadline: float = 30.0,
         max_retries: int = 4,
         max_retry_wait: float = 60.0,
+        retry_after_limit: float = RETRY_AFTER_LIMIT,
+        retry_window: float | None = None,
         transport: httpx.BaseTransport | None = None,
         metrics: RequestMetrics | None = None,
         limiter: RateLimiter | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
+        self.request_deadline = request_deadline
         self.max_retries = max_retries
+        #: Longest ``Retry-After`` slept through inline (longer: ``RateLimited`` at once).
         self.max_retry_wait = max_retry_wait
+        #: Longest ``Retry-After`` honoured at all (longer: ``RetryAfterTooLong``).
+        self.retry_after_limit = retry_after_limit
+        #: Seconds from the first request during which transient failures are retried
+        #: (one-shot commands give up on an unreachable API in time); None: always.
+        self.retry_window = retry_window
+        self._window_end: float | None = None
         self.metrics = metrics or RequestMetrics()
         self.limiter = limiter
         #: The daemon's ``budget.MonthToDate`` (None: no hard stop, e.g. the CLI commands).
         self.gate: Any = None
-        self._sleep = sleep
+        self._cancelled = cancelled or threading.Event()
+        self._sleep = sleep or self._cancelled.wait
         self._jitter = jitter
-        self._options = {"timeout": timeout, "max_retries": max_retries,
-                         "max_retry_wait": max_retry_wait, "transport": transport,
-                         "sleep": sleep, "jitter": jitter}
+        self._transport, self._timeout, self._injected_sleep = transport, timeout, sleep
+        # No single read or connect may outlast the deadline; between chunks it is checked.
+        self._attempt_timeout = httpx.Timeout(min(timeout, request_deadline),
+                                              connect=min(timeout, 10.0, request_deadline))
         self._http = httpx.Client(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=self._attempt_timeout,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "tesla-energy-collector"},
         )
@@ -114,12 +148,22 @@ class FleetClient:
     def close(self) -> None:
         self._http.close()
 
+    def cancel(self) -> None:
+        """Shutdown: every wait between attempts (backoff, ``Retry-After``) of this client and
+        its siblings ends now with ``TransientError``; no request is retried afterwards."""
+        self._cancelled.set()
+
     def with_limiter(self, limiter: RateLimiter) -> FleetClient:
         """A sibling client with its own request budget, sharing tokens (so refreshes stay
-        single) and metrics: the daemon's history and gap-fill work is held to the backfill
-        rate without slowing the live polls."""
-        return FleetClient(self.base_url, self.tokens, metrics=self.metrics, limiter=limiter,
-                           **self._options)
+        single), metrics and cancellation: the daemon's history and gap-fill work is held to
+        the backfill rate without slowing the live polls."""
+        return FleetClient(
+            self.base_url, self.tokens, timeout=self._timeout,
+            request_deadline=self.request_deadline, max_retries=self.max_retries,
+            max_retry_wait=self.max_retry_wait, retry_after_limit=self.retry_after_limit,
+            retry_window=self.retry_window, transport=self._transport, metrics=self.metrics,
+            limiter=limiter, sleep=self._injected_sleep, jitter=self._jitter,
+            cancelled=self._cancelled)
 
     def __enter__(self) -> FleetClient:
         return self
@@ -141,14 +185,16 @@ class FleetClient:
     ) -> Json:
         """Send one logical request (with retries) and return the unwrapped ``response``.
 
-        Transient failures and 429s are retried up to ``max_retries`` times; a 429 whose
-        ``Retry-After`` exceeds ``max_retry_wait`` is raised at once as ``RateLimited`` so the
-        caller (a scheduled job) can reschedule instead of blocking.
+        Transient failures and 429s are retried up to ``max_retries`` times (transient ones
+        only within the retry window); a 429 whose ``Retry-After`` exceeds ``max_retry_wait``
+        is raised at once as ``RateLimited`` so the caller (a scheduled job) can reschedule
+        instead of blocking, one beyond ``retry_after_limit`` as ``RetryAfterTooLong``.
         """
         retries = self.max_retries if max_retries is None else max_retries
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         auth_retried = False
         attempt = 0
+        self._open_window()
         while True:
             try:
                 return self._send_once(method, path, endpoint, clean, body, attempt > 0)
@@ -163,17 +209,38 @@ class FleetClient:
                 auth_retried = True
                 self.tokens.rejected(rejected.token)
                 continue
+            except RetryAfterTooLong:
+                raise
             except RateLimited as exc:
                 if attempt >= retries or exc.retry_after > self.max_retry_wait:
                     raise
                 delay = exc.retry_after + self._jitter()
             except TransientError:
-                if attempt >= retries:
-                    raise
                 delay = min(30.0, 0.5 * 2**attempt) * (0.5 + self._jitter())
+                if attempt >= retries or not self._within_window(delay):
+                    raise
             attempt += 1
+            self._wait(delay, endpoint, attempt)
+
+    def _open_window(self) -> None:
+        if self.retry_window is not None and self._window_end is None:
+            self._window_end = time.monotonic() + self.retry_window
+
+    def _within_window(self, delay: float) -> bool:
+        return self._window_end is None or time.monotonic() + delay <= self._window_end
+
+    def _wait(self, delay: float, endpoint: str, attempt: int) -> None:
+        """Sleep ``delay`` before the next attempt; ``TransientError`` once cancelled."""
+        if delay > ANNOUNCE_WAIT_SECONDS:
+            log.warning("waiting before retrying", endpoint=endpoint, wait_s=round(delay),
+                        until=retry_at_text(delay))
+        else:
             log.debug("retrying request", endpoint=endpoint, attempt=attempt, delay_s=delay)
+        if not self._cancelled.is_set():
             self._sleep(delay)
+        if self._cancelled.is_set():
+            raise TransientError(f"{endpoint}: not retried: the collector is stopping",
+                                 endpoint=endpoint)
 
     def _send_once(
         self,
@@ -192,25 +259,25 @@ class FleetClient:
             gate.admit(endpoint)  # raises BudgetExhausted once the month's cap is reached
         started = time.perf_counter()
         outcome = {"error": True, "rate_limited": False, "billable": False}
+        request = self._http.build_request(
+            method, path, params=params, json=body,
+            headers={"Authorization": f"Bearer {token}"}, timeout=self._attempt_timeout)
         try:
-            response = self._http.request(
-                method,
-                path,
-                params=params,
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            outcome["billable"] = response.status_code < 500  # Tesla bills every answer < 500
-            result = self._interpret(response, endpoint, token)
+            answer = self._exchange(request, endpoint)
+            outcome["billable"] = answer.status < 500  # Tesla bills every answer < 500
+            result = self._interpret(answer, request.url, endpoint, token)
             outcome["error"] = False
             return result
         except RateLimited as exc:
             outcome["rate_limited"] = True
-            if self.limiter:
+            if self.limiter and exc.retry_after <= self.retry_after_limit:
                 self.limiter.pause(exc.retry_after)
             raise
         except httpx.TimeoutException:
             raise TransientError(f"{endpoint}: request timed out", endpoint=endpoint) from None
+        except httpx.DecodingError:
+            raise InvalidResponse(f"{endpoint}: answer cannot be decoded (bad compression)",
+                                  endpoint=endpoint) from None
         except httpx.TransportError as exc:
             raise TransientError(
                 f"{endpoint}: cannot reach {self.base_url} ({type(exc).__name__})",
@@ -228,28 +295,45 @@ class FleetClient:
                 billable=outcome["billable"],
             )
 
-    def _interpret(self, response: httpx.Response, endpoint: str, token: str) -> Json:
-        status = response.status_code
+    def _exchange(self, request: httpx.Request, endpoint: str) -> _Answer:
+        """Send ``request`` and read its whole answer within the request deadline (checked
+        after the headers and after every chunk: a server trickling bytes cannot hold us)."""
+        deadline = time.monotonic() + self.request_deadline
+        response = self._http.send(request, stream=True)
+        try:
+            chunks = []
+            self._check_deadline(deadline, request, endpoint)
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                self._check_deadline(deadline, request, endpoint)
+            return _Answer(response.status_code, b"".join(chunks),
+                           response.headers.get("Retry-After"))
+        finally:
+            response.close()
+
+    def _check_deadline(self, deadline: float, request: httpx.Request, endpoint: str) -> None:
+        if time.monotonic() > deadline:
+            url = request.url.copy_with(query=None)
+            raise TransientError(f"{endpoint}: no complete answer within "
+                                 f"{self.request_deadline:g} s from {url}", endpoint=endpoint)
+
+    def _interpret(self, answer: _Answer, url: httpx.URL, endpoint: str, token: str) -> Json:
+        status, content = answer.status, answer.content
         if status == 200 or status == 201:
-            return self._unwrap(response, endpoint)
-        reason = _error_text(response)
+            return self._unwrap(content, endpoint)
+        reason = _error_text(content)
         where = f"{endpoint}: HTTP {status}" + (f" {reason}" if reason else "")
         if status == 401:
             if "login_required" in reason:
                 raise AuthRequired(f"{where}; " + REAUTH_HINT, status=status, endpoint=endpoint)
             raise _TokenRejected(token)
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RateLimited(
-                f"{where} (rate limited; retry after {retry_after:.0f} s)",
-                retry_after=retry_after,
-                status=status,
-                endpoint=endpoint,
-            )
+            raise self._rate_limited(where, endpoint, answer.retry_after)
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(where, status=status, endpoint=endpoint)
         if status == 404:
-            raise NotFound(f"{where} (unknown or stale site id?)", status=status, endpoint=endpoint)
+            raise NotFound(self._not_found_text(where, content, url), status=status,
+                           endpoint=endpoint)
         if status == 403:
             raise AuthRequired(
                 f"{where} (the token lacks a scope: energy_device_data / energy_cmds)",
@@ -265,10 +349,30 @@ class FleetClient:
             )
         raise RequestRejected(where, status=status, endpoint=endpoint)
 
+    def _rate_limited(self, where: str, endpoint: str, header: str | None) -> RateLimited:
+        retry_after = parse_retry_after(header)
+        if retry_after > self.retry_after_limit:
+            return RetryAfterTooLong(
+                f"{where}: the Fleet API asks to wait {retry_after:.0f} s, longer than "
+                f"{self.retry_after_limit:.0f} s; try again after {retry_at_text(retry_after)}",
+                retry_after=retry_after, status=429, endpoint=endpoint)
+        return RateLimited(f"{where} (rate limited; retry after {retry_after:.0f} s)",
+                           retry_after=retry_after, status=429, endpoint=endpoint)
+
+    def _not_found_text(self, where: str, content: bytes, url: httpx.URL) -> str:
+        """A 404 for a site path answered with the Fleet API's error body names the site id;
+        anything else (a path the API does not have, another server's page) names the URL."""
+        site_path = "/energy_sites/" in url.path and not httpx.URL(self.base_url).path.strip("/")
+        if _error_body(content) is not None and site_path:
+            return f"{where} (unknown or stale site id?)"
+        return (f"{where} from {url.copy_with(query=None)}: no such API path; TESLA_API_URL "
+                f"({self.base_url}) looks wrong: set it to the Fleet API base URL alone, "
+                f"e.g. {NA_API_URL} (no path)")
+
     @staticmethod
-    def _unwrap(response: httpx.Response, endpoint: str) -> Json:
+    def _unwrap(content: bytes, endpoint: str) -> Json:
         try:
-            body = json.loads(response.content)
+            body = json.loads(content)
         except ValueError:
             raise InvalidResponse(
                 f"{endpoint}: answer is not valid JSON", endpoint=endpoint
@@ -385,6 +489,14 @@ class FleetClient:
     def time_of_use_settings(self, site_id: int, tariff_content_v2: Mapping[str, Any]) -> Json:
         body = {"tou_settings": {"tariff_content_v2": tariff_content_v2}}
         return self._command(site_id, "time_of_use_settings", body)
+
+
+class _Answer(NamedTuple):
+    """One HTTP answer read in full: status, body bytes (decoded), ``Retry-After`` header."""
+
+    status: int
+    content: bytes
+    retry_after: str | None
 
 
 class _TokenRejected(ApiError):
