@@ -72,6 +72,12 @@ class NotFound(ApiError):
     """404: the site or endpoint does not exist for this token (stale or wrong site id)."""
 
 
+class WrongApiUrl(NotFound, ConfigError):
+    """404 for a path the Fleet API does not have: ``TESLA_API_URL`` is wrong (exit 2)."""
+
+    exit_code = 2
+
+
 class RequestRejected(ApiError):
     """4xx other than the above (400, 402, 403, 412, 421...): the request itself is wrong."""
 

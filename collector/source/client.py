@@ -32,6 +32,7 @@ from collector.errors import (
     RequestRejected,
     RetryAfterTooLong,
     TransientError,
+    WrongApiUrl,
 )
 from collector.log import get_logger
 from collector.source.metrics import RequestMetrics
@@ -332,8 +333,7 @@ class FleetClient:
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientError(where, status=status, endpoint=endpoint)
         if status == 404:
-            raise NotFound(self._not_found_text(where, content, url), status=status,
-                           endpoint=endpoint)
+            raise self._not_found(where, content, url, endpoint)
         if status == 403:
             raise AuthRequired(
                 f"{where} (the token lacks a scope: energy_device_data / energy_cmds)",
@@ -359,15 +359,19 @@ class FleetClient:
         return RateLimited(f"{where} (rate limited; retry after {retry_after:.0f} s)",
                            retry_after=retry_after, status=429, endpoint=endpoint)
 
-    def _not_found_text(self, where: str, content: bytes, url: httpx.URL) -> str:
+    def _not_found(self, where: str, content: bytes, url: httpx.URL,
+                   endpoint: str) -> NotFound:
         """A 404 for a site path answered with the Fleet API's error body names the site id;
-        anything else (a path the API does not have, another server's page) names the URL."""
+        anything else (a path the API does not have, another server's page, a base URL with
+        a path) names the URL and ``TESLA_API_URL``."""
         site_path = "/energy_sites/" in url.path and not httpx.URL(self.base_url).path.strip("/")
         if _error_body(content) is not None and site_path:
-            return f"{where} (unknown or stale site id?)"
-        return (f"{where} from {url.copy_with(query=None)}: no such API path; TESLA_API_URL "
-                f"({self.base_url}) looks wrong: set it to the Fleet API base URL alone, "
-                f"e.g. {NA_API_URL} (no path)")
+            return NotFound(f"{where} (unknown or stale site id?)", status=404,
+                            endpoint=endpoint)
+        return WrongApiUrl(
+            f"{where} from {url.copy_with(query=None)}: no such API path; TESLA_API_URL "
+            f"({self.base_url}) looks wrong: set it to the Fleet API base URL alone, e.g. "
+            f"{NA_API_URL} (no path)", status=404, endpoint=endpoint)
 
     @staticmethod
     def _unwrap(content: bytes, endpoint: str) -> Json:
