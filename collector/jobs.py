@@ -405,8 +405,11 @@ class Daemon:
         if not self.gap_fill or self._stopping:
             return
         with self._fill_lock:
-            self._fill_pending.update(s.site_id for s in (sites or self.sites))
-        log.info("gap fill requested", reason=reason)
+            wanted = {s.site_id for s in (sites or self.sites)}
+            new = wanted - self._fill_pending
+            self._fill_pending |= wanted
+        if new:  # once per site and fill, not on every recovery of a flapping endpoint
+            log.info("gap fill requested", reason=reason, sites=sorted(new))
         self._schedule_gap_fill()
 
     def _schedule_gap_fill(self) -> None:
