@@ -115,6 +115,7 @@ class FleetClient:
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
         cancelled: threading.Event | None = None,
+        window: _RetryWindow | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -127,7 +128,7 @@ class FleetClient:
         #: Seconds from the first request during which transient failures are retried
         #: (one-shot commands give up on an unreachable API in time); None: always.
         self.retry_window = retry_window
-        self._window_end: float | None = None
+        self._window = window or _RetryWindow()  # shared by siblings: one window per command
         self.metrics = metrics or RequestMetrics()
         self.limiter = limiter
         #: The daemon's ``budget.MonthToDate`` (None: no hard stop, e.g. the CLI commands).
@@ -164,7 +165,7 @@ class FleetClient:
             max_retry_wait=self.max_retry_wait, retry_after_limit=self.retry_after_limit,
             retry_window=self.retry_window, transport=self._transport, metrics=self.metrics,
             limiter=limiter, sleep=self._injected_sleep, jitter=self._jitter,
-            cancelled=self._cancelled)
+            cancelled=self._cancelled, window=self._window)
 
     def __enter__(self) -> FleetClient:
         return self
@@ -224,11 +225,11 @@ class FleetClient:
             self._wait(delay, endpoint, attempt)
 
     def _open_window(self) -> None:
-        if self.retry_window is not None and self._window_end is None:
-            self._window_end = time.monotonic() + self.retry_window
+        if self.retry_window is not None:
+            self._window.open(self.retry_window)
 
     def _within_window(self, delay: float) -> bool:
-        return self._window_end is None or time.monotonic() + delay <= self._window_end
+        return self.retry_window is None or self._window.allows(delay)
 
     def _wait(self, delay: float, endpoint: str, attempt: int) -> None:
         """Sleep ``delay`` before the next attempt; ``TransientError`` once cancelled."""
@@ -493,6 +494,23 @@ class FleetClient:
     def time_of_use_settings(self, site_id: int, tariff_content_v2: Mapping[str, Any]) -> Json:
         body = {"tou_settings": {"tariff_content_v2": tariff_content_v2}}
         return self._command(site_id, "time_of_use_settings", body)
+
+
+class _RetryWindow:
+    """When retries of transient failures end: ``retry_window`` s after the first request of
+    a client or any of its siblings."""
+
+    def __init__(self) -> None:
+        self._end: float | None = None
+        self._lock = threading.Lock()
+
+    def open(self, seconds: float) -> None:
+        with self._lock:
+            if self._end is None:
+                self._end = time.monotonic() + seconds
+
+    def allows(self, delay: float) -> bool:
+        return self._end is None or time.monotonic() + delay <= self._end
 
 
 class _Answer(NamedTuple):
