@@ -149,7 +149,7 @@ def test_retry_after_limit_is_configurable_and_skips_the_limiter_pause() -> None
         with pytest.raises(RetryAfterTooLong) as info:
             client.live_status(SITE)
     assert info.value.retry_after == 120
-    assert limiter._reserve() == 0.0  # no pause of 120 s held over the other callers
+    assert limiter._reserve() < 1.0  # no pause of 120 s held over the other callers
 
 
 # --- cancellable waits ------------------------------------------------------------------------
