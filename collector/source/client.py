@@ -15,6 +15,7 @@ import json
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -46,6 +47,11 @@ DEFAULT_RETRY_AFTER = 10.0
 RETRY_AFTER_LIMIT = 900.0
 #: Waits between attempts longer than this are logged (a person may be watching).
 ANNOUNCE_WAIT_SECONDS = 5.0
+#: The largest answer read per endpoint, compressed and decompressed (bytes). A day of
+#: 5-minute energy buckets is about 300 kB and a live_status a few kB; anything far larger
+#: is not a Fleet API answer (a gzip bomb, a misrouted download) and is refused unread.
+MAX_ANSWER_BYTES = {"calendar_history": 32 << 20, "telemetry_history": 32 << 20}
+DEFAULT_MAX_ANSWER_BYTES = 4 << 20
 TRANSIENT_STATUSES = frozenset({408, 424, 500, 502, 503, 504})
 Json = Any
 
@@ -144,7 +150,8 @@ class FleetClient:
             base_url=self.base_url,
             timeout=self._attempt_timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "tesla-energy-collector"},
+            headers={"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
+                     "User-Agent": "tesla-energy-collector"},
         )
 
     def close(self) -> None:
@@ -301,14 +308,18 @@ class FleetClient:
         """Send ``request`` and read its whole answer within the request deadline (checked
         after the headers and after every chunk: a server trickling bytes cannot hold us)."""
         deadline = time.monotonic() + self.request_deadline
+        limit = MAX_ANSWER_BYTES.get(endpoint, DEFAULT_MAX_ANSWER_BYTES)
         response = self._http.send(request, stream=True)
         try:
-            chunks = []
             self._check_deadline(deadline, request, endpoint)
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
+            body = _BoundedBody(endpoint, limit, response.headers)
+            # A response object replayed by a test transport has been read already.
+            # Chunks as the network gives them (a fixed size would buffer a trickle).
+            raws = [response.content] if response.is_stream_consumed else response.iter_raw()
+            for raw in raws:
+                body.feed(raw)
                 self._check_deadline(deadline, request, endpoint)
-            return _Answer(response.status_code, b"".join(chunks),
+            return _Answer(response.status_code, body.finish(),
                            response.headers.get("Retry-After"))
         finally:
             response.close()
@@ -494,6 +505,55 @@ class FleetClient:
     def time_of_use_settings(self, site_id: int, tariff_content_v2: Mapping[str, Any]) -> Json:
         body = {"tou_settings": {"tariff_content_v2": tariff_content_v2}}
         return self._command(site_id, "time_of_use_settings", body)
+
+
+_DECODERS = {"gzip": 47, "x-gzip": 47, "deflate": 47}  # zlib wbits: gzip or zlib header
+
+
+class _BoundedBody:
+    """An answer's body decoded as it arrives and refused past ``limit`` bytes, compressed
+    or not: a gzip bomb is stopped after ``limit`` bytes of output, never expanded whole."""
+
+    def __init__(self, endpoint: str, limit: int, headers: httpx.Headers) -> None:
+        self.endpoint, self.limit = endpoint, limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        encoding = headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", *_DECODERS):
+            raise InvalidResponse(f"{endpoint}: answer in an unknown encoding {encoding!r}",
+                                  endpoint=endpoint)
+        wbits = _DECODERS.get(encoding)
+        self._inflate = None if wbits is None else zlib.decompressobj(wbits)
+        declared = headers.get("Content-Length", "")
+        self._check(int(declared) if declared.isdigit() else 0)
+
+    def feed(self, raw: bytes) -> None:
+        if self._inflate is None:
+            self._add(raw)
+            return
+        while raw:
+            try:
+                out = self._inflate.decompress(raw, self.limit - self._size + 1)
+            except zlib.error:
+                raise InvalidResponse(f"{self.endpoint}: answer cannot be decoded (bad "
+                                      "compression)", endpoint=self.endpoint) from None
+            self._add(out)
+            raw = self._inflate.unconsumed_tail
+
+    def finish(self) -> bytes:
+        if self._inflate is not None:
+            self._add(self._inflate.flush())
+        return b"".join(self._parts)
+
+    def _add(self, data: bytes) -> None:
+        self._check(self._size + len(data))
+        self._size += len(data)
+        self._parts.append(data)
+
+    def _check(self, size: int) -> None:
+        if size > self.limit:
+            raise InvalidResponse(f"{self.endpoint}: answer larger than {self.limit >> 20} MB "
+                                  "refused (not a Fleet API answer)", endpoint=self.endpoint)
 
 
 class _RetryWindow:
