@@ -111,9 +111,13 @@ def usable(frame: Any, endpoint: str, site: Site) -> Any:
     """``frame``, or ``InvalidResponse`` when the transform skipped the reply's only record
     as malformed or implausible (it logged why): the site then counts as failing."""
     if frame.skipped and frame.empty:
-        raise InvalidResponse(f"{endpoint} of site {site.site_id} was skipped: "
-                              f"{frame.skip_reason}", endpoint=endpoint)
+        raise skipped_error(endpoint, site, frame.skip_reason)
     return frame
+
+
+def skipped_error(endpoint: str, site: Site, reason: str) -> InvalidResponse:
+    return InvalidResponse(f"{endpoint} of site {site.site_id} was skipped: {reason}",
+                           endpoint=endpoint)
 
 
 class Collector:
@@ -178,11 +182,13 @@ class Collector:
             if self._last_live.get(site.site_id) == stamp:
                 return []  # the API served the same sample again
         bounds = transform.TimeBounds.around(self._now(), site.installed)
-        frames = transform.live_status_frames(response, site.site_id, site.name, bounds)
-        usable(frames.live_status, "live_status", site)
+        # Rows straight to lines: a live poll is one or a few points, pandas would cost more.
+        rows = transform.live_status_rows(response, site.site_id, site.name, bounds)
+        if rows.live_skipped and not rows.live:
+            raise skipped_error("live_status", site, rows.live_reason)
         with self._lock:
             self._last_live[site.site_id] = stamp
-        return frames
+        return transform.live_status_lines(rows)
 
     def snapshot_site_info(self, sites: Sequence[Site]) -> int:
         if self.bill.paused():

@@ -24,8 +24,15 @@ from collector.transform.history import (
     charge_session_frame,
     energy_history_frame,
 )
-from collector.transform.lineprotocol import WRITE_PRECISION, to_line_protocol
-from collector.transform.live import LiveStatusFrames, derived_powers, live_status_frames
+from collector.transform.lineprotocol import WRITE_PRECISION, row_line, to_line_protocol
+from collector.transform.live import (
+    LiveStatusFrames,
+    LiveStatusRows,
+    derived_powers,
+    live_status_frames,
+    live_status_lines,
+    live_status_rows,
+)
 from collector.transform.metrics import SINK_ENDPOINT, collector_frame
 from collector.transform.site_info import site_info_frame
 
@@ -39,6 +46,7 @@ __all__ = [
     "ImplausibleRecord",
     "Kind",
     "LiveStatusFrames",
+    "LiveStatusRows",
     "MalformedRecord",
     "Schema",
     "TimeBounds",
@@ -52,6 +60,9 @@ __all__ = [
     "empty_frame",
     "energy_history_frame",
     "live_status_frames",
+    "live_status_lines",
+    "live_status_rows",
     "site_info_frame",
+    "row_line",
     "to_line_protocol",
 ]

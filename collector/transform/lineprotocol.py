@@ -38,6 +38,7 @@ being silently truncated (which could merge two points).
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Any
@@ -46,8 +47,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types
 
-from collector.transform.fields import Kind
-from collector.transform.frame import Frame
+from collector.transform.fields import Kind, Schema
+from collector.transform.frame import Frame, Row
 
 WRITE_PRECISION = "s"
 _NANOS_PER_SECOND = 1_000_000_000
@@ -132,6 +133,53 @@ def _tag_or_none(value: object) -> str | None:
 _render_strings = np.frompyfunc(_string_or_none, 1, 1)
 
 
+def _int_text(value: object) -> str:
+    return f"{int(value)}i"  # type: ignore[call-overload]
+
+
+def _float_text(value: object) -> str | None:
+    """``repr`` of the float: the shortest round-trip text (what ``_float_texts`` gives)."""
+    number = float(value)  # type: ignore[arg-type]
+    return repr(number) if math.isfinite(number) else None
+
+
+#: One present value's text per field kind, for ``row_line`` (None: not written).
+_SCALAR_TEXTS = {Kind.FLOAT: _float_text, Kind.INT: _int_text,
+                 Kind.BOOL: lambda value: "true" if value else "false",
+                 Kind.STR: lambda value: escape_string(str(value))}
+
+
+@lru_cache(maxsize=64)
+def _row_plan(schema: Schema) -> tuple[str, tuple[tuple[str, str], ...], tuple[Any, ...]]:
+    """(escaped measurement, (tag, ``,key=``) pairs, (field, ``key=``, text function)...) of
+    a schema, leaving out keys with nothing storable."""
+    tags = tuple((tag, "," + escape_key(tag) + "=") for tag in schema.tags if escape_key(tag))
+    fields = tuple((spec.name, escape_key(spec.name) + "=", _SCALAR_TEXTS[spec.kind])
+                   for spec in schema.fields if escape_key(spec.name))
+    return escape_measurement(schema.measurement), tags, fields
+
+
+def row_line(schema: Schema, row: Row) -> str | None:
+    """One ``Row`` of ``schema`` as a line, without building a frame: byte for byte the line
+    ``to_line_protocol(build_frame(schema, [row]))`` gives (None when no field is left). For
+    the one-point frames of a live poll, where pandas would cost far more than the point."""
+    measurement, tags, fields = _row_plan(schema)
+    head = [measurement]
+    for tag, key in tags:
+        text = _tag_or_none(row.tags.get(tag))
+        if text is not None:
+            head.append(key + text)
+    values = row.fields
+    pieces = []
+    for name, key, render in fields:
+        value = values.get(name)
+        if value is not None and (text := render(value)) is not None:
+            pieces.append(key + text)
+    if not pieces:
+        return None
+    return f"{''.join(head)} {','.join(pieces)} {row.time}"
+
+
 @lru_cache(maxsize=1)
 def _whole_number_texts() -> np.ndarray:
     """``"0.0"``, ``"1.0"``, ... for the small whole numbers most energy values are."""
@@ -166,7 +214,7 @@ def _value_texts(kind: Kind, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     present = values != None  # noqa: E711 - elementwise comparison
     texts = np.empty(values.shape, dtype=object)
     if kind is Kind.INT:
-        texts[present] = [f"{int(v)}i" for v in values[present].tolist()]
+        texts[present] = [_int_text(v) for v in values[present].tolist()]
     elif kind is Kind.BOOL:
         texts[present] = np.where(values[present] == True, "true", "false")  # noqa: E712
     else:
