@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
 import httpx
+import orjson
 
 from collector.config import NA_API_URL
 from collector.errors import (
@@ -70,6 +71,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float:
     except (TypeError, ValueError):
         return DEFAULT_RETRY_AFTER
     return max(0.0, when - (time.time() if now is None else now))
+
+
+def decode_json(content: bytes) -> Json:
+    """``content`` decoded: by orjson (fast), or by the json module when orjson refuses what
+    json accepts (``1e999``, ``NaN``, a lone surrogate), so such a value still reaches the
+    transform, which skips just the record holding it. Raises ``ValueError`` if not JSON."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _error_body(content: bytes) -> dict[str, Any] | None:
@@ -388,7 +399,7 @@ class FleetClient:
     @staticmethod
     def _unwrap(content: bytes, endpoint: str) -> Json:
         try:
-            body = json.loads(content)
+            body = decode_json(content)
         except ValueError:
             raise InvalidResponse(
                 f"{endpoint}: answer is not valid JSON", endpoint=endpoint
