@@ -140,6 +140,7 @@ def build(settings: Settings, *, dry_run: bool = False, client: FleetClient | No
     health.budget_state = collector.bill.state
     if collector.bill.limit is not None and not dry_run:
         collector.bill.seed(stored_billable(sink, clock()))
+    health.live_polls = lambda: collector.cadence.counts().as_dict()
     daemon = Daemon(collector, sites, settings, health, gap_fill=None if dry_run else
                     history.fill_gaps, discover=site_discovery(client, settings, history))
     projection = budget.bill(len(sites), settings)
@@ -275,4 +276,6 @@ def metrics_text(daemon: Daemon) -> str:
     last = daemon.health.last_write or 0
     lines.append(f"tesla_energy_last_write_timestamp_seconds {last:.0f}")
     lines.append(f"tesla_energy_failing_jobs {len(collector.tracker.failing)}")
+    for name, count in collector.cadence.counts().as_dict().items():
+        lines.append(f"tesla_energy_live_polls_{name}_total {count}")
     return "\n".join(lines) + "\n"

@@ -6,11 +6,12 @@ and how old it may get before the daemon counts as stale (3 live intervals). ``p
 collector.health`` (the container HEALTHCHECK) exits 0 when fresh, 1 when stale or missing.
 The optional HTTP server answers ``/healthz`` (200 ok / 503 stale or failing) and ``/metrics``
 (Prometheus text). The sink's state (``sink_state``: up, down, refused, spool size) is part of
-the heartbeat; InfluxDB *refusing* writes (wrong token, missing database) counts as failing at
-once, while InfluxDB *down* only makes the daemon stale after 3 live intervals without a
-write. A scheduled job that completes no cycle (successful or not) within ``HUNG_INTERVALS``
-of its intervals is *hung* and counts as failing too, named in the status. Nothing here
-talks to the Fleet API or InfluxDB.
+the heartbeat, and so are the live polls expected, completed and missed (``cadence``).
+InfluxDB *refusing* writes (wrong token, missing database) counts as failing at once, while
+InfluxDB *down* only makes the daemon stale after 3 live intervals without a write. A
+scheduled job that completes no cycle (successful or not) within ``HUNG_INTERVALS`` of its
+intervals is *hung* and counts as failing too, named in the status. Nothing here talks to the
+Fleet API or InfluxDB.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Health:
     sink_state: Callable[[], dict[str, Any]] | None = None  # the sink's health(), when set
     #: The API budget's state (``MonthToDate.state``): while paused the daemon is not stale.
     budget_state: Callable[[], dict[str, Any]] | None = None
+    #: Live polls expected / completed / missed (``collector.cadence``), when set.
+    live_polls: Callable[[], dict[str, int]] | None = None
 
     def __init__(self, state_dir: Path, stale_after: float,
                  clock: Callable[[], float] = time.time) -> None:
@@ -134,6 +137,8 @@ class Health:
             snapshot["sink"] = self.sink_state()
         if self.budget_state is not None:
             snapshot["budget"] = self.budget_state()
+        if self.live_polls is not None:
+            snapshot["live_polls"] = self.live_polls()
         return snapshot
 
     def save(self) -> None:

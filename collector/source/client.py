@@ -55,6 +55,12 @@ MAX_ANSWER_BYTES = {"calendar_history": 32 << 20, "telemetry_history": 32 << 20}
 DEFAULT_MAX_ANSWER_BYTES = 4 << 20
 TRANSIENT_STATUSES = frozenset({408, 424, 500, 502, 503, 504})
 Json = Any
+#: Connections to the Fleet API kept open: as many as the daemon's live threads can use at
+#: once (``collector.jobs.MAX_LIVE_THREADS`` plus the other jobs), kept longer than a live
+#: interval. httpx's defaults (20 kept, idle ones closed after 5 s) made a large fleet open a
+#: new connection, with its TLS handshake, for most polls, and a small one for every poll.
+POOL_LIMITS = httpx.Limits(max_connections=160, max_keepalive_connections=160,
+                           keepalive_expiry=90.0)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float:
@@ -161,6 +167,7 @@ class FleetClient:
             base_url=self.base_url,
             timeout=self._attempt_timeout,
             transport=transport,
+            limits=POOL_LIMITS,
             headers={"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
                      "User-Agent": "tesla-energy-collector"},
         )
