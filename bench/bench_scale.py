@@ -171,12 +171,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=2000)
     parser.add_argument("--interval", type=float, default=30.0)
-    parser.add_argument("--seconds", type=float, default=150.0,
+    parser.add_argument("--seconds", type=float, default=90.0,
                         help="fleet measurement after the first interval")
-    parser.add_argument("--polls", type=int, default=30_000)
+    parser.add_argument("--polls", type=int, default=100_000)
     parser.add_argument("--poll-sites", type=int, default=50)
-    parser.add_argument("--import-rate", type=float, default=200.0)
-    parser.add_argument("--import-concurrency", type=int, default=8)
+    parser.add_argument("--import-rate", type=float, default=100.0)
+    parser.add_argument("--import-concurrency", type=int, default=4)
     args = parser.parse_args()
     log_path = Path(tempfile.gettempdir()) / "bench_scale.log"
     with log_path.open("w") as log:

@@ -383,6 +383,8 @@ class Daemon:
 
     def _guarded(self, job_id: str, work: Callable[..., int], *args: Any) -> Callable[[], None]:
         def run() -> None:
+            if self._stopping:
+                return  # queued before the shutdown: the clients are closing, do not start
             try:
                 work(*args)
                 self._after_cycle()
