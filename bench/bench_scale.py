@@ -1,21 +1,21 @@
 """Scale benchmark (issue 15): one run prints every figure against its target, side by side.
 
-1. fleet: the scheduled daemon (``tesla-energy run``'s wiring: background writer, live
+1. poll: ``--polls`` live polls back to back through the daemon's live path (client, orjson,
+   normalization, line protocol, background writer batching across sites, InfluxDB write),
+   with the simulator's clock sped up so every poll is a new sample: process CPU per poll
+   and RSS growth after warm-up;
+2. fleet: the scheduled daemon (``tesla-energy run``'s wiring: background writer, live
    threads, phased groups) with ``--sites`` sites at a ``--interval`` s live interval for
    ``--seconds`` after one warm-up interval: live polls expected vs completed, misses (the
    daemon's own ``collector.cadence`` count), the share of one core the collector process
    used and its RSS;
-2. poll: ``--polls`` live polls back to back through the same path (client, orjson,
-   normalization, line protocol, background writer batching across sites, InfluxDB write),
-   with the simulator's clock sped up so every poll is a new sample: process CPU per poll
-   and RSS growth after warm-up;
 3. import: a one-year energy import of one site, one day at a time (request, parse,
    normalize, serialize, write): process CPU per imported day; and the whole ``backfill``
    command at ``--import-rate`` (which also prices every bucket and updates battery health).
 
 The simulators run in their own processes and InfluxDB (a real influxd) in its own, so only
 the collector's CPU is counted; on a 2-core machine they still share the CPU with it, so the
-figures are upper bounds. Run: ``.venv/bin/python bench/bench_scale.py [--seconds 180]``.
+figures are upper bounds. Run: ``.venv/bin/python bench/bench_scale.py [--seconds 600]``.
 """
 
 from __future__ import annotations
@@ -190,8 +190,9 @@ def main() -> None:
                 show([f"influxd {server.version}; Python {sys.version.split()[0]}; simulators "
                       "and influxd in their own processes, sharing this machine's "
                       f"{os.cpu_count()} cores; collector log: {log_path}"])
-                show(fleet(server, args.sites, args.interval, args.seconds))
+                # Polls first: their RSS growth is not blurred by the fleet run's threads.
                 show(polls(server, args.polls, args.poll_sites))
+                show(fleet(server, args.sites, args.interval, args.seconds))
             finally:
                 server.close()
         show(imports(args.import_rate, args.import_concurrency))
