@@ -102,3 +102,20 @@ def test_a_range_with_no_day_of_history_says_why_and_exits_2(cli_env, sim, capsy
     assert code == 2
     assert err.count("\n") == 1 and "nothing to import" in err and reason in err
     assert sim.requests.count("calendar_history") == 0
+
+
+@pytest.mark.integration
+def test_a_retry_after_beyond_the_limit_stops_the_backfill_saying_when(cli_env, sim, capsys):
+    """Issue 11 case 5: a Retry-After of an hour ends the run at once (exit 1) with one line
+    saying when to retry, instead of holding the command for an hour."""
+    sim.set_faults(rate_limit=1, rate_window_seconds=3600,
+                   endpoints=frozenset({"calendar_history"}))
+    site = sim.site_ids[0]
+    code = main(["backfill", "--site", str(site), "--start", "2024-03-01", "--end",
+                 "2024-03-10", "--kind", "energy", "--concurrency", "1"])
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert code == 1
+    assert "backfill stopped: calendar_history: HTTP 429 Rate limit exceeded: the Fleet API " \
+        "asks to wait 3600 s, longer than 900 s; try again after" in said
+    assert sim.requests.count("calendar_history") <= 3  # no retry loop against the limit
