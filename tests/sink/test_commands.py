@@ -157,9 +157,9 @@ def test_run_once_refused_mid_run_exits_1_and_replays_after_the_fix(
 
 def test_backfill_refused_mid_run_stops_keeps_the_points_and_resumes(
         env, monkeypatch, auth_influxd, writer, sim, tmp_state_dir, capsys):
-    from collector.commands import backfill
+    import collector.sink  # the backfill command imports open_sink from it when it runs
 
-    _refuse_after_probe(monkeypatch, backfill, auth_influxd, writer)
+    _refuse_after_probe(monkeypatch, collector.sink, auth_influxd, writer)
     assert main(COMMANDS["backfill"]) == 1
     out = capsys.readouterr().out
     kept = _spooled(tmp_state_dir)
