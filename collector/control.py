@@ -54,6 +54,12 @@ def _components(info: Mapping[str, Any]) -> Mapping[str, Any]:
     return info.get("components") or {}
 
 
+def _tariff_content(info: Mapping[str, Any]) -> Any:
+    from collector.tariff import site_tariff_content
+
+    return site_tariff_content(info)
+
+
 def _export_rule(info: Mapping[str, Any]) -> Any:
     components = _components(info)
     rule = components.get("customer_preferred_export_rule")
@@ -73,14 +79,8 @@ READERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "customer_preferred_export_rule": _export_rule,
     "off_grid_vehicle_charging_reserve_percent": lambda info: info.get(
         "off_grid_vehicle_charging_reserve_percent"),
-    "tariff_content_v2": lambda info: _tariff_content(info),
+    "tariff_content_v2": _tariff_content,
 }
-
-
-def _tariff_content(info: Mapping[str, Any]) -> Any:
-    from collector.tariff import site_tariff_content
-
-    return site_tariff_content(info)
 
 
 def show_value(setting: str, value: Any) -> str:
