@@ -8,7 +8,8 @@ its buckets carry when that differs. ``convert`` checks that the reply belongs
 to the window (an energy reply's first bucket must lie on the requested local day; backup
 events and charge sessions are kept only when they *start* inside the window, so each one
 belongs to exactly one window and none is counted twice), then hands the reply to the
-transform stage and serializes the frame with ``to_line_protocol`` (in the fetching worker
+transform stage and serializes the result (``to_line_protocol``; an energy day's rows with
+``energy_history_lines``, the same bytes without a frame) (in the fetching worker
 thread, so the single writer thread only sends). A reply that answers without what the window
 must hold (``IncompleteReply``: a past day without buckets, every record skipped, backup events
 counted but not listed) is retried and then reported, never taken as an empty success. An energy
@@ -30,11 +31,13 @@ from collector.backfill.windows import Window
 from collector.cost.service import SiteCosting
 from collector.errors import InvalidResponse
 from collector.transform import (
+    EnergyRows,
     Frame,
     TimeBounds,
     backup_event_frame,
     charge_session_frame,
-    energy_history_frame,
+    energy_history_lines,
+    energy_history_rows,
     to_line_protocol,
 )
 
@@ -207,12 +210,17 @@ def in_window(win: Window, rows: list[dict[str, Any]], time_key: str) -> list[di
 
 def _converted(win: Window, frame: Frame, **counts: Any) -> Converted:
     """The window's lines; raises ``IncompleteReply`` when every record was skipped."""
-    if frame.skipped and not len(frame):
-        endpoint = "telemetry_history" if win.kind == "charge" else "calendar_history"
-        raise IncompleteReply(f"{endpoint}: all {frame.skipped} record(s) of the reply were "
-                              f"skipped; first: {frame.skip_reason}", endpoint=endpoint)
+    _check_kept(win, frame)
     lines = to_line_protocol(frame) if len(frame) else []
     return Converted(lines, dropped=frame.skipped, **counts)
+
+
+def _check_kept(win: Window, kept: Frame | EnergyRows) -> None:
+    """Raise ``IncompleteReply`` when the reply had records and every one was skipped."""
+    if kept.skipped and not len(kept):
+        endpoint = "telemetry_history" if win.kind == "charge" else "calendar_history"
+        raise IncompleteReply(f"{endpoint}: all {kept.skipped} record(s) of the reply were "
+                              f"skipped; first: {kept.skip_reason}", endpoint=endpoint)
 
 
 def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: bool,
@@ -223,10 +231,12 @@ def _convert_energy(win: Window, reply: dict[str, Any], zone: tzinfo, fixed: boo
             "null" if "time_series" in reply else "missing")
         raise IncompleteReply(f"calendar_history: no buckets for past day {win.first} "
                               f"(time_series {state})", endpoint="calendar_history")
-    frame = energy_history_frame({**reply, "time_series": rows}, site_id=win.site_id,
-                                 bounds=expect.bounds)
-    energy = costing.inputs(frame) if costing is not None and len(frame) else None
-    return _converted(win, frame, buckets=len(frame), energy=energy)
+    buckets = energy_history_rows({**reply, "time_series": rows}, site_id=win.site_id,
+                                  bounds=expect.bounds)
+    _check_kept(win, buckets)
+    energy = costing.inputs(buckets) if costing is not None and len(buckets) else None
+    return Converted(energy_history_lines(buckets), dropped=buckets.skipped,
+                     buckets=len(buckets), energy=energy)
 
 
 def check_event_count(reply: dict[str, Any]) -> None:

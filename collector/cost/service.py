@@ -1,7 +1,7 @@
 """The cost feature's entry points for imports and reports (wiring; I/O through the sink).
 
 - ``SiteCosting``: a site's resolved zone and tariff timeline; ``inputs`` keeps what one
-  imported ``energy_history`` frame's cost needs, ``energy_lines`` prices a batch of them into
+  imported day's ``energy_history`` rows' cost needs, ``energy_lines`` prices a batch of them into
   ``energy_cost`` lines (the backfill's writer does this for every batch of energy windows:
   backfill, recent-history refresh, gap fill).
 - ``costing_for``: builds a ``SiteCosting`` from the stored timeline (or, when none is stored
@@ -42,6 +42,7 @@ from collector.errors import CollectorError
 from collector.log import get_logger
 from collector.transform.fields import CHARGE_SESSION, ENERGY_COST
 from collector.transform.frame import Frame, utc_index
+from collector.transform.history import EnergyRows
 from collector.transform.lineprotocol import to_line_protocol
 
 log = get_logger(__name__)
@@ -100,11 +101,10 @@ class SiteCosting:
         return bucket_costs(energy, self.timeline, self.zone_name, detail)
 
     @staticmethod
-    def inputs(energy: Frame) -> BucketInputs:
-        """What the cost of an imported energy_history frame needs (kept by the import)."""
-        data = energy.data
-        return BucketInputs(epoch_seconds(data.index).copy(), np.column_stack(
-            [data[name].to_numpy(dtype="float64") for name in store.ENERGY_INPUTS]))
+    def inputs(energy: EnergyRows) -> BucketInputs:
+        """What the cost of an imported day's energy_history rows needs (kept by the import)."""
+        columns = [energy.names.index(name) for name in store.ENERGY_INPUTS]
+        return BucketInputs(energy.seconds.copy(), energy.values[:, columns].copy())
 
     def energy_lines(self, batch: list[BucketInputs]) -> tuple[list[str], int]:
         """(energy_cost lines, unpriced buckets) for a batch of ``inputs``."""

@@ -18,11 +18,15 @@ from collector.transform.fields import (
 from collector.transform.frame import Frame, build_frame, empty_frame
 from collector.transform.history import (
     BACKUP_DURATION_UNITS_PER_SECOND,
+    EnergyRows,
     backup_duration_seconds,
     backup_event_frame,
     calendar_history_frame,
     charge_session_frame,
     energy_history_frame,
+    energy_history_lines,
+    energy_history_rows,
+    energy_rows_frame,
 )
 from collector.transform.lineprotocol import WRITE_PRECISION, row_line, to_line_protocol
 from collector.transform.live import (
@@ -58,7 +62,11 @@ __all__ = [
     "collector_frame",
     "derived_powers",
     "empty_frame",
+    "EnergyRows",
     "energy_history_frame",
+    "energy_history_lines",
+    "energy_history_rows",
+    "energy_rows_frame",
     "live_status_frames",
     "live_status_lines",
     "live_status_rows",

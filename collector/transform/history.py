@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from itertools import chain
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ from collector.transform.frame import (
     unwrap,
     utc_index,
 )
+from collector.transform.lineprotocol import float_lines
 
 #: calendar_history kind=backup reports ``duration`` in milliseconds: this many per second.
 #: (Divided by, not multiplied by its 0.001 inverse, so 1980032 ms is exactly 1980.032 s.)
@@ -76,20 +77,40 @@ def _body_list(response: Any, key: str) -> Any:
     return body.get(key) if isinstance(body, Mapping) else None
 
 
-def energy_history_frame(response: Any, site_id: int | str,
-                         bounds: TimeBounds | None = None) -> Frame:
-    """calendar_history kind=energy -> ``energy_history`` (zero-omitted fields as 0.0).
+class EnergyRows(NamedTuple):
+    """One calendar_history kind=energy reply normalized, before any frame or line is built:
+    the one definition ``energy_history_frame``, ``energy_history_lines`` and the cost's
+    inputs use. Rows are sorted by instant, one per instant."""
+
+    site_id: str
+    #: Epoch seconds of each row (int64).
+    seconds: np.ndarray
+    #: The field names: every known energy field, then the unknown numeric ones.
+    names: tuple[str, ...]
+    #: rows x names float64 (NaN: an unknown field absent from that record).
+    values: np.ndarray
+    #: Records of the reply left out as malformed or implausible, and the first reason.
+    skipped: int = 0
+    skip_reason: str = ""
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+
+def energy_history_rows(response: Any, site_id: int | str,
+                        bounds: TimeBounds | None = None) -> EnergyRows:
+    """calendar_history kind=energy -> its rows (zero-omitted fields as 0.0).
 
     Built column-wise: the records are read once into a float matrix (the types checked per
     response; a response with a wrong-typed value takes the per-value path only to find the
     malformed rows), timestamps are parsed vectorized, and repeated instants keep the last row.
     A bucket dated outside ``bounds`` or with an energy off the plausible range for its
-    length (``BUCKET_ENERGY``) is skipped like a malformed one.
+    length (``BUCKET_ENERGY``) is skipped like a malformed one (one warning per reply).
     """
     site = str(site_id)
     records = record_list(_body_list(response, "time_series"), "energy_history", site_id=site)
     if not records:
-        return empty_frame(ENERGY_HISTORY)
+        return _no_rows(site)
     count = len(records)
     objects = [r if type(r) is dict or isinstance(r, Mapping) else _NOT_AN_OBJECT
                for r in records]
@@ -109,16 +130,44 @@ def energy_history_frame(response: Any, site_id: int | str,
                     site_id=site)
     keep = np.flatnonzero(~skipped)
     if not len(keep):
-        return empty_frame(ENERGY_HISTORY).with_skipped(count, reason)
+        return _no_rows(site, count, reason)
     keep = keep[_last_per_instant(seconds[keep])]
-    names = [*ENERGY_HISTORY.field_names, *extra]
     matrix = values[keep]
     if extra:
         matrix = np.column_stack([matrix, *(column[keep] for column in extra.values())])
-    data = pd.DataFrame(matrix, columns=names, index=utc_index(seconds[keep].tolist()))
-    data.insert(0, "site_id", np.full(len(keep), site, dtype=object))
+    return EnergyRows(site, seconds[keep], (*ENERGY_HISTORY.field_names, *extra), matrix,
+                      int(skipped.sum()), reason)
+
+
+def _no_rows(site: str, skipped: int = 0, reason: str = "") -> EnergyRows:
+    names = ENERGY_HISTORY.field_names
+    return EnergyRows(site, np.zeros(0, dtype="int64"), tuple(names),
+                      np.zeros((0, len(names))), skipped, reason)
+
+
+def energy_history_frame(response: Any, site_id: int | str,
+                         bounds: TimeBounds | None = None) -> Frame:
+    """calendar_history kind=energy -> ``energy_history`` (``energy_history_rows`` as a
+    frame, for the code that needs one)."""
+    return energy_rows_frame(energy_history_rows(response, site_id, bounds))
+
+
+def energy_rows_frame(rows: EnergyRows) -> Frame:
+    """``rows`` as an ``energy_history`` frame (``site_id`` tag column, then the fields)."""
+    if not len(rows):
+        return empty_frame(ENERGY_HISTORY).with_skipped(rows.skipped, rows.skip_reason)
+    data = pd.DataFrame(rows.values, columns=list(rows.names),
+                        index=utc_index(rows.seconds.tolist()))
+    data.insert(0, "site_id", np.full(len(rows), rows.site_id, dtype=object))
     frame = Frame(ENERGY_HISTORY.measurement, data, ENERGY_HISTORY.tags)
-    return frame.with_skipped(int(skipped.sum()), reason)
+    return frame.with_skipped(rows.skipped, rows.skip_reason)
+
+
+def energy_history_lines(rows: EnergyRows) -> list[str]:
+    """The line protocol of ``rows``, byte for byte what ``to_line_protocol`` makes of
+    ``energy_rows_frame(rows)``, without pandas (an imported day is a few hundred points)."""
+    return float_lines(ENERGY_HISTORY, {"site_id": rows.site_id}, rows.names, rows.values,
+                       rows.seconds.tolist())
 
 
 def bucket_seconds(seconds: np.ndarray) -> float:
