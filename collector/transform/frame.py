@@ -152,14 +152,29 @@ def parse_time(value: Any) -> int:
 #: parsed vectorized; anything else goes through ``parse_time`` one by one.
 _ISO_OFFSET_LENGTH = 25
 _CANONICAL_MARKS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 22: ":"}
+_MARK_POSITIONS = np.array(list(_CANONICAL_MARKS))
+_MARK_CODES = np.array([ord(mark) for mark in _CANONICAL_MARKS.values()])
+#: (first, last + 1) character of each number of the canonical form, and its exclusive limit:
+#: year, month, day, hour, minute, second, offset hours, offset minutes.
+_CANONICAL_NUMBERS = ((0, 4, 10_000), (5, 7, 13), (8, 10, 32), (11, 13, 24), (14, 16, 60),
+                      (17, 19, 60), (20, 22, 24), (23, 25, 60))
+_DIGIT_POSITIONS = np.array([i for first, last, _ in _CANONICAL_NUMBERS
+                             for i in range(first, last)])
+#: digits x numbers: the place value of each digit in its number.
+_PLACE_VALUES = np.array([[10 ** (last - 1 - i) if first <= i < last else 0
+                           for first, last, _ in _CANONICAL_NUMBERS] for i in _DIGIT_POSITIONS])
+_NUMBER_LIMITS = np.array([limit for _, _, limit in _CANONICAL_NUMBERS])
+_DAYS_BEFORE_MONTH = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_UNIX_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 
 
 def parse_times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """``parse_time`` for many values at once: (epoch seconds int64, malformed mask).
 
-    Canonical offset timestamps are parsed vectorized by pandas (mixed offsets allowed); other
-    forms and whatever pandas rejects fall back to ``parse_time``, so the accepted values and
-    the results are exactly ``parse_time``'s.
+    Canonical offset timestamps with in-range numbers are computed vectorized with integer
+    arithmetic; other forms go through ``parse_time``, so the accepted values and the results
+    are exactly ``parse_time``'s.
     """
     count = len(values)
     seconds = np.zeros(count, dtype="int64")
@@ -168,24 +183,41 @@ def parse_times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     if count and set(map(type, values)) == {str}:
         text = np.array(values, dtype=str)
         if text.dtype.itemsize // 4 >= _ISO_OFFSET_LENGTH:
-            codes = text.view(np.uint32).reshape(count, -1)
-            canonical = np.strings.str_len(text) == _ISO_OFFSET_LENGTH
-            for position, mark in _CANONICAL_MARKS.items():
-                canonical &= codes[:, position] == ord(mark)
-            canonical &= (codes[:, 19] == ord("+")) | (codes[:, 19] == ord("-"))
-            if canonical.any():
-                parsed = pd.to_datetime(text[canonical], format="ISO8601", utc=True,
-                                        errors="coerce")
-                ok = ~np.asarray(parsed.isna())
-                where = np.flatnonzero(canonical)[ok]
-                seconds[where] = np.asarray(parsed[ok].as_unit("s").asi8)
-                slow[where] = False
+            codes = text.view(np.uint32).reshape(count, -1)[:, :_ISO_OFFSET_LENGTH]
+            fast, stamps = _canonical_seconds(codes)
+            fast &= np.fromiter(map(len, values), dtype=np.int64, count=count) == len(codes[0])
+            seconds[fast] = stamps[fast]
+            slow &= ~fast
     for i in np.flatnonzero(slow).tolist():
         try:
             seconds[i] = parse_time(values[i])
         except MalformedRecord:
             bad[i] = True
     return seconds, bad
+
+
+def _canonical_seconds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows in the canonical form with valid numbers and a real date, their epoch seconds)
+    of ``count x 25`` code points (shorter strings are padded with NUL: they fail the marks)."""
+    sign = codes[:, 19]
+    ok = ((sign == ord("+")) | (sign == ord("-"))) & (
+        codes[:, _MARK_POSITIONS] == _MARK_CODES).all(axis=1)
+    digits = codes[:, _DIGIT_POSITIONS].astype(np.int64) - ord("0")
+    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    numbers = digits @ _PLACE_VALUES
+    ok &= (numbers < _NUMBER_LIMITS).all(axis=1)
+    year, month, day, hour, minute, second, offset_hours, offset_minutes = numbers.T
+    month = np.where(ok, month, 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= (year >= 1) & (month >= 1) & (day >= 1)
+    ok &= day <= _DAYS_IN_MONTH[month] - ((month == 2) & ~leap)
+    before = year - 1
+    ordinal = (before * 365 + before // 4 - before // 100 + before // 400
+               + _DAYS_BEFORE_MONTH[month] + ((month > 2) & leap) + day)
+    offset = np.where(sign == ord("-"), -60, 60) * (offset_hours * 60 + offset_minutes)
+    stamps = ((ordinal - _UNIX_EPOCH_ORDINAL) * 86_400 + hour * 3600 + minute * 60 + second
+              - offset)
+    return ok, stamps
 
 
 def epoch_seconds(moment: datetime) -> int:
