@@ -121,11 +121,13 @@ def polls(server: InfluxServer, count: int, sites: int, warmup_polls: int) -> li
             for _ in range(warmup):
                 collector.poll_live(group)
             writer.flush(30)
+            warm_peak = writer.take_peak_points()
             c0, r0 = time.process_time(), rss_mb()
             for _ in range(rounds):
                 collector.poll_live(group)
             writer.flush(60)
             cpu, growth = time.process_time() - c0, rss_mb() - r0
+            peak = writer.take_peak_points()
             writer.close()
             written = server.query('SELECT count("load_power") FROM "live_status"', db=db)
             daemon.close()
@@ -142,6 +144,9 @@ def polls(server: InfluxServer, count: int, sites: int, warmup_polls: int) -> li
         f"  RSS growth: {growth:+.2f} MB over {measured:,} polls (= {scaled:+.2f} MB per "
         f"100,000)   target < {TARGETS['rss_growth_mb']} MB   "
         f"{verdict(scaled, TARGETS['rss_growth_mb'])}",
+        f"  most points waiting for InfluxDB at once: {warm_peak:,} in the warm-up, {peak:,} "
+        "in the measured polls (RSS keeps the largest backlog's memory: it grows in steps "
+        "when a backlog exceeds every earlier one)",
     ]
 
 
@@ -181,9 +186,12 @@ def main() -> None:
     parser.add_argument("--poll-sites", type=int, default=50)
     parser.add_argument("--warmup-polls", type=int, default=20_000,
                         help="polls before the measured ones (the heap settles)")
+    parser.add_argument("--parts", default="poll,fleet,import",
+                        help="comma-separated parts to run (poll, fleet, import)")
     parser.add_argument("--import-rate", type=float, default=100.0)
     parser.add_argument("--import-concurrency", type=int, default=4)
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     log_path = Path(tempfile.gettempdir()) / "bench_scale.log"
     with log_path.open("w") as log:
         configure_logging("warning", "json", stream=log)
@@ -194,11 +202,14 @@ def main() -> None:
                       "and influxd in their own processes, sharing this machine's "
                       f"{os.cpu_count()} cores; collector log: {log_path}"])
                 # Polls first: their RSS growth is not blurred by the fleet run's threads.
-                show(polls(server, args.polls, args.poll_sites, args.warmup_polls))
-                show(fleet(server, args.sites, args.interval, args.seconds))
+                if "poll" in parts:
+                    show(polls(server, args.polls, args.poll_sites, args.warmup_polls))
+                if "fleet" in parts:
+                    show(fleet(server, args.sites, args.interval, args.seconds))
             finally:
                 server.close()
-        show(imports(args.import_rate, args.import_concurrency))
+        if "import" in parts:
+            show(imports(args.import_rate, args.import_concurrency))
 
 
 def show(lines: list[str]) -> None:

@@ -54,6 +54,7 @@ class BackgroundWriter:
         self._cond = threading.Condition()
         self._queue: deque[tuple[float, list[str]]] = deque()  # (queued at, lines)
         self._queued = 0
+        self._peak = 0  # most points queued at once since the last take_peak_points()
         self._inflight: list[str] | None = None
         self._inflight_since = 0.0
         self._inflight_spilled = False
@@ -88,6 +89,15 @@ class BackgroundWriter:
         with self._cond:
             return self._queued + len(self._inflight or ())
 
+    def take_peak_points(self) -> int:
+        """The most points that waited in the queue at once since the previous call. The
+        process keeps the memory of that backlog (line strings) mapped after it drains:
+        Python's and glibc's allocators rarely give such freed memory back to the OS, they
+        reuse it for the next backlog, so RSS follows the largest backlog so far."""
+        with self._cond:
+            peak, self._peak = self._peak, self._queued
+        return peak
+
     @property
     def failing(self) -> bool:
         return self.sink.failing
@@ -111,6 +121,7 @@ class BackgroundWriter:
                 return self._spill_locked(lines)
             self._queue.append((self._clock(), lines))
             self._queued += len(lines)
+            self._peak = max(self._peak, self._queued)
             self._cond.notify_all()
         return WriteResult(queued=len(lines))
 

@@ -121,6 +121,26 @@ def test_queue_overflow_spills_in_order_and_the_newest_revision_wins(paused_sink
     assert _count(server, db, "new", "v") == 30
 
 
+def test_peak_points_is_the_largest_backlog_while_influxdb_stalls(paused_sink) -> None:
+    sink, server, _db = paused_sink
+    writer = BackgroundWriter(sink, max_points=100, retry_seconds=0.3,
+                              refused_retry_seconds=0.3).start()
+    server.pause()
+    try:
+        for second in range(10):  # the writer holds the first line in flight, the rest queue
+            writer.write([f"peak,site_id=1 v=1.0 {1700000000 + second}"])
+        assert 9 <= writer.take_peak_points() <= 10
+    finally:
+        server.resume()
+    _wait_for(lambda: writer.flush(0.1) and sink.spool_points == 0 and sink.state == "up",
+              "the queue and the spool to drain")
+    writer.take_peak_points()  # still counts the backlog queued at the previous call
+    assert writer.take_peak_points() == 0  # drained, nothing written since
+    writer.write(["peak,site_id=1 v=2.0 1700000100"])
+    assert writer.take_peak_points() >= 1
+    writer.close()
+
+
 def test_close_spools_what_is_queued_and_a_restart_replays_it(paused_sink, tmp_state_dir):
     sink, server, db = paused_sink
     writer = BackgroundWriter(sink, max_points=1000, retry_seconds=60,
