@@ -3,8 +3,11 @@
 1. poll: ``--polls`` live polls back to back through the daemon's live path (client, orjson,
    normalization, line protocol, background writer batching across sites, InfluxDB write),
    with the simulator's clock sped up so every poll is a new sample: process CPU per poll
-   and RSS growth over the measured polls, after ``--warmup-polls`` (the heap's first growth:
-   Python's own allocations stay flat, tracemalloc shows, while RSS settles);
+   and RSS growth over the measured polls (VmRSS after them minus before, both after a
+   flush), after ``--warmup-polls``, beside the largest write backlog of each phase: RSS keeps
+   the memory of the largest backlog of lines that waited for InfluxDB so far (the allocators
+   reuse it, rarely return it), so it grows in steps while a backlog beats every earlier one
+   and then stays flat;
 2. fleet: the scheduled daemon (``tesla-energy run``'s wiring: background writer, live
    threads, phased groups) with ``--sites`` sites at a ``--interval`` s live interval for
    ``--seconds`` after one warm-up interval: live polls expected vs completed, misses (the
