@@ -93,7 +93,7 @@ def _error_body(content: bytes) -> dict[str, Any] | None:
     """The Fleet API's error object (``{"response": null, "error": ...}``), or None when
     the body is something else (a proxy's page, a web server's "404 page not found")."""
     try:
-        body = json.loads(content)
+        body = decode_json(content)
     except ValueError:
         return None
     return body if isinstance(body, dict) and "error" in body else None
@@ -302,9 +302,6 @@ class FleetClient:
             raise
         except httpx.TimeoutException:
             raise TransientError(f"{endpoint}: request timed out", endpoint=endpoint) from None
-        except httpx.DecodingError:
-            raise InvalidResponse(f"{endpoint}: answer cannot be decoded (bad compression)",
-                                  endpoint=endpoint) from None
         except httpx.TransportError as exc:
             raise TransientError(
                 f"{endpoint}: cannot reach {self.base_url} ({type(exc).__name__})",

@@ -71,3 +71,10 @@ def test_status_on_a_bomb_is_one_line_and_exit_1(monkeypatch, tmp_path, capsys) 
               if line.startswith("tesla-energy: error")]
     assert (code, errors) == (1, ["tesla-energy: error: live_status: answer larger than 4 MB "
                                   "refused (not a Fleet API answer)"])
+
+
+def test_a_corrupt_compressed_answer_is_invalid_not_a_crash() -> None:
+    corrupt = _gzip(1, b'{"response": {}}')[:10] + b"\xff" * 64
+    with answering(200, corrupt, {"Content-Encoding": "gzip"}) as url, \
+            pytest.raises(InvalidResponse, match=r"live_status: answer cannot be decoded"):
+        _client(url).live_status(SITE)
