@@ -197,12 +197,32 @@ def float_lines(schema: Schema, tags: Mapping[str, Any], names: Sequence[str],
     if not stamps:
         return []
     texts, present = _float_texts(values)
+    keys = [escape_key(name) for name in names]
+    if present.all() and all(keys):
+        return _joined_lines(_head(schema, tags), keys, texts, stamps)
     table = np.empty((len(stamps), len(names) + 1), dtype=object)
     table[:, 0] = _head(schema, tags)
     table[:, 1:] = texts
-    bodies = _assemble(table, present, [escape_key(name) for name in names], [])
+    bodies = _assemble(table, present, keys, [])
     return [f"{body} {stamp}" for body, stamp in zip(bodies, stamps, strict=True)
             if body is not None]
+
+
+def _joined_lines(head: str, keys: list[str], texts: np.ndarray, stamps: list[int]) -> list[str]:
+    """``head k1=t1,k2=t2,... stamp`` for every row of ``texts`` (every value present): the
+    pieces of all rows are joined once and the result split at its newlines, a third cheaper
+    than formatting row by row. Keys and tags are escaped and values are numbers, so no piece
+    holds a newline; should one ever, the rows are joined one by one instead."""
+    rows, width = texts.shape
+    pieces = np.empty((rows, 2 * width + 1), dtype=object)
+    pieces[:, 0:2 * width:2] = [f"{head} {keys[0]}=", *(f",{key}=" for key in keys[1:])]
+    pieces[:, 1:2 * width:2] = texts
+    pieces[:, 2 * width] = [f" {stamp}\n" for stamp in stamps]
+    lines = "".join(pieces.ravel().tolist()).split("\n")
+    if len(lines) != rows + 1:
+        return ["".join(row)[:-1] for row in pieces.tolist()]
+    lines.pop()
+    return lines
 
 
 @lru_cache(maxsize=1)

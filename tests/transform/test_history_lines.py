@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -19,6 +20,7 @@ from collector.transform import (
     to_line_protocol,
 )
 from collector.transform.fields import ENERGY_HISTORY, TimeBounds
+from collector.transform.lineprotocol import _joined_lines
 from tests.support import load_payload
 
 FIXTURES = ("energy_history_sparse", "energy_history_fall_back", "energy_history_missing",
@@ -105,3 +107,11 @@ def _replies(draw: st.DrawFn) -> dict:
 def test_any_reply_gives_the_same_lines_and_the_same_skips(reply, site, bounded) -> None:
     direct, framed = _both(reply, site, BOUNDS if bounded else None)
     assert direct == framed
+
+
+def test_rows_are_joined_one_by_one_when_a_piece_would_hold_a_newline() -> None:
+    texts = np.array([["1.0", "2.0"], ["3.0", "4.0"]], dtype=object)
+    lines = _joined_lines("m,t=a\nb", ["x", "y"], texts, [10, 20])
+    assert lines == ["m,t=a\nb x=1.0,y=2.0 10", "m,t=a\nb x=3.0,y=4.0 20"]
+    assert _joined_lines("m", ["x", "y"], texts, [10, 20]) == ["m x=1.0,y=2.0 10",
+                                                               "m x=3.0,y=4.0 20"]
