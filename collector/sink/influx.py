@@ -33,6 +33,7 @@ caller that only spools (``keep``) never waits for an HTTP request.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -279,7 +280,11 @@ class InfluxSink:
             if self.spool.has_lines():
                 return True
         root = self._state_dir / PRIVATE_SPOOLS
-        return root.is_dir() and any(p != self.spool.directory for p in root.iterdir())
+        try:  # os.listdir, not is_dir + iterdir: this runs before every write
+            names = os.listdir(root)
+        except OSError:  # no private spools at all
+            return False
+        return any(root / name != self.spool.directory for name in names)
 
     def _drain(self, spool: Spool, result: WriteResult) -> bool:
         """Send ``spool``'s lines in order until it reads empty; False when InfluxDB failed."""
