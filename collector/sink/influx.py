@@ -32,17 +32,17 @@ caller that only spools (``keep``) never waits for an HTTP request.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from collector.config import Settings
 from collector.errors import InfluxRefused, PointsKept, SinkError
+from collector.jsonio import decode_json
 from collector.log import get_logger, register_secret
 from collector.sink.answers import INVALID, OK, REFUSED, TRANSIENT, Answer, Refusal, classify
 from collector.sink.deadletter import DeadLetters
@@ -420,6 +420,14 @@ class InfluxSink:
     def query_influxql(self, query: str, epoch: str = "s",
                        database: str | None = None) -> list[dict[str, Any]]:
         """Rows (tags + ``time`` + columns) of an InfluxQL query via ``/query``."""
+        return [{**series.tags, **dict(zip(series.columns, values, strict=True))}
+                for series in self.query_series(query, epoch, database)
+                for values in series.values]
+
+    def query_series(self, query: str, epoch: str = "s",
+                     database: str | None = None) -> list[Series]:
+        """The series of an InfluxQL query via ``/query``, as InfluxDB answers them (no dict
+        per row: a year of buckets is read back by the cost and battery figures)."""
         try:
             failed = self._detect()
             if failed is None:
@@ -432,11 +440,11 @@ class InfluxSink:
         if failed is not None:
             raise self._query_error(failed)
         try:
-            payload = json.loads(reply.body)
+            payload = decode_json(reply.body)
         except ValueError:
             raise SinkError(f"InfluxDB at {self.url} answered a query with something that is "
                             "not JSON; check INFLUX_URL") from None
-        return _rows(payload, query)
+        return _series(payload, query)
 
     def _query_error(self, answer: Answer) -> Exception:
         refusal = answer.refusal
@@ -462,15 +470,22 @@ class InfluxSink:
         self.close()
 
 
-def _rows(payload: dict[str, Any], query: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+class Series(NamedTuple):
+    """One series of an InfluxQL answer: its tags (GROUP BY), column names, value rows."""
+
+    tags: dict[str, Any]
+    columns: list[str]
+    values: list[list[Any]]
+
+
+def _series(payload: dict[str, Any], query: str) -> list[Series]:
+    found: list[Series] = []
     for result in payload.get("results", []):
         if "error" in result:
             raise SinkError(f"InfluxQL query failed: {result['error']} ({query[:120]})")
         for series in result.get("series", []):
-            tags = series.get("tags") or {}
-            for values in series.get("values", []):
-                rows.append({**tags, **dict(zip(series["columns"], values, strict=True))})
+            found.append(Series(series.get("tags") or {}, series["columns"],
+                                series.get("values", [])))
     if "error" in payload:
         raise SinkError(f"InfluxQL query failed: {payload['error']}")
-    return rows
+    return found

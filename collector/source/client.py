@@ -11,7 +11,6 @@ about pandas or InfluxDB.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -22,7 +21,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
 import httpx
-import orjson
 
 from collector.config import NA_API_URL
 from collector.errors import (
@@ -36,6 +34,7 @@ from collector.errors import (
     TransientError,
     WrongApiUrl,
 )
+from collector.jsonio import decode_json
 from collector.log import get_logger
 from collector.source.metrics import RequestMetrics
 from collector.source.ratelimit import RateLimiter
@@ -77,16 +76,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float:
     except (TypeError, ValueError):
         return DEFAULT_RETRY_AFTER
     return max(0.0, when - (time.time() if now is None else now))
-
-
-def decode_json(content: bytes) -> Json:
-    """``content`` decoded: by orjson (fast), or by the json module when orjson refuses what
-    json accepts (``1e999``, ``NaN``, a lone surrogate), so such a value still reaches the
-    transform, which skips just the record holding it. Raises ``ValueError`` if not JSON."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return json.loads(content)
 
 
 def _error_body(content: bytes) -> dict[str, Any] | None:
