@@ -3,8 +3,10 @@
 ``SiteModel.day(date)`` simulates one local day at 5-minute steps and caches it; the battery's
 state of charge is carried from day to day starting at the installation date, so asking for a
 day simulates (once) every day before it. Each bucket's energy flows are whole watt-hours
-split by source and destination, so the energy balance holds exactly and power (W) is the
-bucket's Wh x 12, which makes history the exact integral of live power. Settings changes are
+split by source and destination, so the energy balance holds exactly. Live power (W) varies
+within its bucket like a real site's (appliances switching, passing clouds; ``flicker``) around
+the bucket's Wh x 12, by a wiggle of whole cycles per bucket, so history stays the exact
+integral of live power. Settings changes are
 kept as a timeline: a bucket uses the settings in force at its end, so a change never alters a
 completed bucket and past history stays identical. No HTTP and no JSON shapes here.
 """
@@ -89,6 +91,12 @@ class LiveSample:
     capacity_wh: float
     off_grid: bool
     storm_active: bool
+
+    def whole_watts(self) -> tuple[int, int, int, int]:
+        """(solar, battery, grid, load) in whole watts, as live_status reports powers: each
+        rounded, the load their sum, so a reply balances exactly as the model does."""
+        solar, battery, grid = round(self.solar_w), round(self.battery_w), round(self.grid_w)
+        return solar, battery, grid, solar + battery + grid
 
     @property
     def percentage_charged(self) -> float:
@@ -299,8 +307,8 @@ class SiteModel:
     # --- instants --------------------------------------------------------------------------
 
     def live(self, at: float) -> LiveSample:
-        """Powers in the 5-minute bucket containing ``at`` (constant over the bucket) and the
-        state of charge interpolated within it."""
+        """Powers at ``at``: the 5-minute bucket's mean power (its Wh x 12) plus the bucket's
+        ``flicker`` at that instant, and the state of charge interpolated within it."""
         cap = float(self.spec.capacity_wh)
         result = self.day(local_date(at, self.zone)) if at >= self.installed_at else None
         if result is None:
@@ -311,18 +319,58 @@ class SiteModel:
         frac = (at - result.starts[i]) / STEP_SECONDS
         f = {name: int(values[i]) * STEPS_PER_HOUR for name, values in result.flows.items()}
         w = {name: float(sum(f[p] for p in parts)) for name, parts in TOTALS.items()}
+        wall_connector = float(result.wc[i]) * STEPS_PER_HOUR
+        battery, grid = w["discharge"] - w["charge"], w["grid_in"] - w["grid_out"]
+        off_grid = bool(result.off_grid[i])
+        wiggle = flicker(self.seed * 1_000_003 + int(result.starts[i]), frac)
+        # Who follows the wiggle: the battery when it is working (or the grid is down), as a
+        # Powerwall holds the grid near 0 W; else the grid. Never past the battery's power.
+        follows_battery = off_grid or battery != 0.0
+        headroom = (self.spec.max_power_w - abs(battery)) if follows_battery else math.inf
+        home_swing = min(0.08 * (w["home"] - wall_connector), 200.0)
+        solar_swing = min(0.04 * w["solar"], 150.0)
+        scale = min(1.0, max(0.0, headroom) / max(home_swing + solar_swing, 1e-9))
+        home_delta, solar_delta = (scale * home_swing * wiggle[0],
+                                   scale * solar_swing * wiggle[1])
+        if follows_battery:
+            battery += home_delta - solar_delta
+        else:
+            grid += home_delta - solar_delta
         return LiveSample(
             at=at,
-            solar_w=w["solar"],
-            load_w=w["home"],
-            battery_w=w["discharge"] - w["charge"],
-            grid_w=w["grid_in"] - w["grid_out"],
-            wall_connector_w=float(result.wc[i]) * STEPS_PER_HOUR,
+            solar_w=w["solar"] + solar_delta,
+            load_w=w["home"] + home_delta,
+            battery_w=battery,
+            grid_w=grid,
+            wall_connector_w=wall_connector,
             energy_left_wh=before + (float(result.soc[i]) - before) * frac,
             capacity_wh=cap,
-            off_grid=bool(result.off_grid[i]),
+            off_grid=off_grid,
             storm_active=bool(result.storm_active[i]),
         )
+
+
+#: Cycles per bucket of the two sine waves of a ``flicker`` (whole numbers: each integrates
+#: to zero over its bucket).
+_FLICKER_CYCLES = (1, 3)
+
+
+def _unit_hash(key: int, n: int) -> float:
+    """A number in [0, 1) drawn from ``(key, n)`` (Fibonacci hashing, 64-bit)."""
+    mixed = ((key * 2 + 1) * (n + 1) * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF
+    return (mixed >> 40) / (1 << 24)
+
+
+def flicker(key: int, frac: float) -> tuple[float, float]:
+    """(home, solar) variation in [-1, 1] at ``frac`` (0..1) of the bucket identified by
+    ``key``: two sine waves of whole cycles per bucket with phases drawn from ``key``, so each
+    has mean zero over the bucket and a given instant always gives the same values."""
+    phases = [_unit_hash(key, n) * 2 * math.pi for n in range(4)]
+    angle = 2 * math.pi * frac
+    low, high = _FLICKER_CYCLES
+    home = 0.6 * math.sin(low * angle + phases[0]) + 0.4 * math.sin(high * angle + phases[1])
+    solar = 0.6 * math.sin(low * angle + phases[2]) + 0.4 * math.sin(high * angle + phases[3])
+    return home, solar
 
 
 def _wh(power_w: np.ndarray) -> list[int]:

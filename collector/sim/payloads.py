@@ -286,15 +286,16 @@ def live_status(model: SiteModel, now: float) -> dict[str, Any]:
     spec, sample = model.spec, model.live(now)
     if spec.solar_only:
         return _solar_only_live(model, sample, now)
+    solar, battery, grid, load = sample.whole_watts()
     body: dict[str, Any] = {
-        "solar_power": int(sample.solar_w),
+        "solar_power": solar,
         "percentage_charged": sample.percentage_charged,
         "backup_capable": True,
-        "battery_power": int(sample.battery_w),
-        "load_power": int(sample.load_w),
+        "battery_power": battery,
+        "load_power": load,
         "grid_status": "Inactive" if sample.off_grid else "Active",
         "grid_services_active": False,
-        "grid_power": int(sample.grid_w),
+        "grid_power": grid,
         "grid_services_power": 0,
         "generator_power": 0,
         "island_status": "off_grid_unintentional" if sample.off_grid else "on_grid",
@@ -309,16 +310,17 @@ def live_status(model: SiteModel, now: float) -> dict[str, Any]:
 
 
 def _solar_only_live(model: SiteModel, sample: Any, now: float) -> dict[str, Any]:
+    solar, _, grid, load = sample.whole_watts()
     return {
-        "solar_power": int(sample.solar_w),
+        "solar_power": solar,
         "energy_left": 0,
         "total_pack_energy": 1,
         "percentage_charged": 0,
         "battery_power": 0,
-        "load_power": int(sample.load_w),
+        "load_power": load,
         "grid_status": "Unknown",
         "grid_services_active": False,
-        "grid_power": int(sample.grid_w),
+        "grid_power": grid,
         "grid_services_power": 0,
         "generator_power": 0,
         "island_status": "island_status_unknown",
@@ -444,7 +446,7 @@ def product_entry(model: SiteModel, now: float) -> dict[str, Any]:
         return {
             "energy_site_id": spec.site_id, "resource_type": "solar", "site_name": spec.name,
             "id": energy_site_uid(spec), "asset_site_id": f"a{spec.site_id:x}",
-            "solar_power": int(sample.solar_w), "solar_type": "pv_panel",
+            "solar_power": sample.whole_watts()[0], "solar_type": "pv_panel",
             "storm_mode_enabled": None, "powerwall_onboarding_settings_set": None,
             "sync_grid_alert_enabled": False, "breaker_alert_enabled": False,
             "components": {"battery": False, "solar": True, "solar_type": "pv_panel",
@@ -463,7 +465,7 @@ def product_entry(model: SiteModel, now: float) -> dict[str, Any]:
         "percentage_charged": sample.percentage_charged,
         "battery_type": "ac_powerwall",
         "backup_capable": True,
-        "battery_power": int(sample.battery_w),
+        "battery_power": sample.whole_watts()[1],
         "storm_mode_enabled": model.settings.storm_mode_enabled,
         "components": {"battery": True, "solar": True, "grid": True,
                        "wall_connectors": [] if spec.wall_connector_din is None else [

@@ -61,24 +61,67 @@ def test_energy_balance_holds_in_every_bucket_over_a_year(index: int) -> None:
         assert totals[field] > 100_000, field
 
 
+#: Samples spread evenly over a bucket: their mean is the bucket's mean power exactly.
+_SAMPLES = 10
+
+
+def _bucket_mean(model: SiteModel, start: float, name: str) -> float:
+    step = STEP_SECONDS / _SAMPLES
+    return sum(getattr(model.live(start + (j + 0.5) * step), name)
+               for j in range(_SAMPLES)) / _SAMPLES
+
+
 def test_history_is_the_integral_of_live_power() -> None:
     model = _model(0)
     day = date(2025, 7, 4)
     result = model.day(day)
     rows = energy_rows(model, day, NOW.timestamp())
     assert result is not None and rows is not None and len(rows) == 288
+    hours = STEP_SECONDS / 3600
     for i in range(0, 288, 7):
-        at = float(result.starts[i]) + 123.4
-        live = model.live(at)
-        row = rows[i]
-        hours = STEP_SECONDS / 3600
-        assert live.solar_w * hours == _get(row, "solar_energy_exported")
-        assert live.load_w * hours == _get(row, "total_home_usage")
+        start, row = float(result.starts[i]), rows[i]
+        mean = {name: _bucket_mean(model, start, name)
+                for name in ("solar_w", "load_w", "battery_w", "grid_w")}
+        assert mean["solar_w"] * hours == pytest.approx(_get(row, "solar_energy_exported"),
+                                                        abs=1e-6)
+        assert mean["load_w"] * hours == pytest.approx(_get(row, "total_home_usage"), abs=1e-6)
         battery = _get(row, "battery_energy_exported") - _get(row, "total_battery_charge")
-        assert live.battery_w * hours == battery
+        assert mean["battery_w"] * hours == pytest.approx(battery, abs=1e-6)
         grid = _get(row, "grid_energy_imported") - _get(row, "total_grid_energy_exported")
-        assert live.grid_w * hours == grid
-        assert live.load_w == live.solar_w + live.battery_w + live.grid_w
+        assert mean["grid_w"] * hours == pytest.approx(grid, abs=1e-6)
+        live = model.live(start + 123.4)
+        assert live.load_w == pytest.approx(live.solar_w + live.battery_w + live.grid_w,
+                                            abs=1e-6)
+
+
+def test_live_power_varies_within_a_bucket_as_a_real_site_does() -> None:
+    """Real live_status changes from one poll to the next; the simulator's did not within a
+    5-minute bucket, so a dashboard or the demo showed the same watts for minutes."""
+    model = _model(0)
+    result = model.day(date(2025, 7, 4))
+    assert result is not None
+    noon = float(result.starts[144])  # solar, home load and a working battery or grid
+    samples = [model.live(noon + offset) for offset in (10.0, 40.0, 70.0, 100.0)]
+    assert len({round(s.load_w, 3) for s in samples}) == 4
+    assert len({round(s.solar_w, 3) for s in samples}) == 4
+    assert model.live(noon + 40.0) == model.live(noon + 40.0)  # an instant is reproducible
+    for sample in samples:  # the variation stays small beside the bucket's power
+        base = model.live(noon + STEP_SECONDS / 2)
+        assert abs(sample.load_w - base.load_w) <= 2 * 200.0
+
+
+def test_live_variation_respects_the_battery_and_the_islanded_grid() -> None:
+    model = _model(0)
+    cap_w = model.spec.max_power_w
+    for offset in range(0, 200, 5):
+        result = model.day(INSTALLED + timedelta(days=offset))
+        assert result is not None
+        for i in range(0, len(result), 5):
+            live = model.live(float(result.starts[i]) + 77.0)
+            assert abs(live.battery_w) <= cap_w + 1e-6
+            assert live.solar_w >= 0 and live.load_w >= 0
+            if live.off_grid:
+                assert live.grid_w == 0.0
 
 
 def test_battery_stays_within_capacity_power_and_reserve() -> None:
