@@ -21,7 +21,11 @@
 
 The simulators run in their own processes and InfluxDB (a real influxd) in its own, so only
 the collector's CPU is counted; on a 2-core machine they still share the CPU with it, so the
-figures are upper bounds. Run: ``.venv/bin/python bench/bench_scale.py [--seconds 600]``.
+figures are upper bounds. The first and last lines time a fixed workload that does not depend
+on the collector's code (``machine_reference_ms``): on a shared virtual machine the same code
+measures up to twice as slow from one hour to the next, and this says how fast the machine was
+during the run, so figures of two runs compare only when their references match.
+Run: ``.venv/bin/python bench/bench_scale.py [--seconds 600]``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,29 @@ TARGETS = {"missed": 0, "cpu_share": 0.5, "poll_ms": 1.5, "day_ms": 5.0, "rss_gr
 def verdict(value: float, target: float, inclusive: bool = False) -> str:
     ok = value <= target if inclusive else value < target
     return "PASS" if ok else "MISS"
+
+
+def machine_reference_ms(runs: int = 5) -> float:
+    """CPU ms of a fixed workload of the kinds an import does (JSON, dicts, strings, numpy),
+    independent of the collector's code: the median of ``runs``."""
+    import numpy as np
+
+    record = {f"field_{i}": i * 7.25 for i in range(21)} | {"timestamp": "2026-06-01T08:20:00"}
+    text = json.dumps([record] * 300)
+    times = []
+    for _ in range(runs):
+        started = time.process_time()
+        for _ in range(20):
+            rows = json.loads(text)
+            matrix = np.array([[r[f"field_{i}"] for i in range(21)] for r in rows])
+            "\n".join(",".join(map(repr, row)) for row in matrix.tolist())
+        times.append((time.process_time() - started) * 1000)
+    return statistics.median(times)
+
+
+def reference_line(when: str) -> str:
+    return (f"machine reference ({when}; a fixed workload, not the collector's code; compare "
+            f"runs only when it matches): {machine_reference_ms():.1f} ms CPU")
 
 
 def sim_clock() -> float:
@@ -211,7 +238,8 @@ def main() -> None:
             try:
                 show([f"influxd {server.version}; Python {sys.version.split()[0]}; simulators "
                       "and influxd in their own processes, sharing this machine's "
-                      f"{os.cpu_count()} cores; collector log: {log_path}"])
+                      f"{os.cpu_count()} cores; collector log: {log_path}",
+                      reference_line("at the start")])
                 # Polls first: their RSS growth is not blurred by the fleet run's threads.
                 if "poll" in parts:
                     show(polls(server, args.polls, args.poll_sites, args.warmup_polls))
@@ -221,6 +249,7 @@ def main() -> None:
                 server.close()
         if "import" in parts:
             show(imports(args.import_rate, args.import_concurrency, max(1, args.import_runs)))
+        show([reference_line("at the end")])
 
 
 def show(lines: list[str]) -> None:
