@@ -352,7 +352,7 @@ class SiteModel:
 
 #: Cycles per bucket of the two sine waves of a ``flicker`` (whole numbers: each integrates
 #: to zero over its bucket).
-_FLICKER_CYCLES = (1, 3)
+_FLICKER_CYCLES = (5, 29)  # a minute and about 10 s: visible from one poll to the next
 
 
 def _unit_hash(key: int, n: int) -> float:
