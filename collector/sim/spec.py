@@ -6,9 +6,13 @@ Plain data plus the rules that derive default sites from a seed; no physics, no 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from collector.sim.clock import SimClock
 from collector.sim.tariff import default_tariff
@@ -30,6 +34,53 @@ _LOCATIONS = {  # zone -> (latitude, longitude)
     "Asia/Kolkata": (28.61, 77.21),
 }
 SITE_ID_BASE = 2_252_000_000_000
+#: The system's zone tables: each zone's principal location (ISO 6709 coordinates).
+ZONE_TABLES = (Path("/usr/share/zoneinfo/zone1970.tab"), Path("/usr/share/zoneinfo/zone.tab"))
+_COORDINATES = re.compile(r"([+-])(\d{2})(\d{2})(\d{2})?([+-])(\d{3})(\d{2})(\d{2})?$")
+
+
+def zone_location(zone: str) -> tuple[float, float]:
+    """(latitude, longitude) where a site of ``zone`` stands, so its sun rises in the morning
+    of its own clock: the table above, else the zone's location in the system's zone tables,
+    else the longitude of its standard UTC offset (15 degrees an hour) at 37 degrees north,
+    or south when its summer time falls in January."""
+    return _LOCATIONS.get(zone) or _tabled_locations().get(zone) or _offset_location(zone)
+
+
+@lru_cache(maxsize=1)
+def _tabled_locations() -> dict[str, tuple[float, float]]:
+    found: dict[str, tuple[float, float]] = {}
+    for table in reversed(ZONE_TABLES):  # zone1970.tab last: it wins
+        try:
+            text = table.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            fields = line.split("\t")
+            match = _COORDINATES.match(fields[1]) if len(fields) >= 3 else None
+            if match and not line.startswith("#"):
+                found[fields[2]] = _degrees(match.groups())
+    return found
+
+
+def _degrees(parts: tuple[str | None, ...]) -> tuple[float, float]:
+    lat_sign, lat_d, lat_m, lat_s, lon_sign, lon_d, lon_m, lon_s = parts
+
+    def value(sign: str | None, d: str | None, m: str | None, sec: str | None) -> float:
+        magnitude = int(d or 0) + int(m or 0) / 60 + int(sec or 0) / 3600
+        return -magnitude if sign == "-" else magnitude
+
+    return value(lat_sign, lat_d, lat_m, lat_s), value(lon_sign, lon_d, lon_m, lon_s)
+
+
+def _offset_location(zone: str) -> tuple[float, float]:
+    tz = ZoneInfo(zone)
+    year = datetime.now(UTC).year
+    offsets = [datetime(year, month, 15, tzinfo=UTC).astimezone(tz).utcoffset()
+               for month in (1, 7)]
+    hours = [o.total_seconds() / 3600 if o is not None else 0.0 for o in offsets]
+    southern = hours[0] > hours[1]  # more offset in January: summer time then
+    return (-35.0 if southern else 37.0), 15.0 * min(hours)
 
 
 @dataclass(frozen=True)
@@ -138,7 +189,7 @@ def default_site(index: int, seed: int, installed: date, first_zone: str | None)
     replaced by ``first_zone``); quirks rotate so a 3-site fleet shows each of them."""
     zones = ((first_zone or DEFAULT_ZONES[0]),) + DEFAULT_ZONES[1:]
     zone = zones[index % len(zones)]
-    lat, lon = _LOCATIONS.get(zone, (37.0, -100.0))
+    lat, lon = zone_location(zone)
     site_id = SITE_ID_BASE + (seed % 100_000) * 100 + index + 1
     quirk = index % 3
     return SiteSpec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from collector.sim import ENERGY_FIELDS, SimClock, SimConfig, SiteModel
@@ -218,3 +219,34 @@ def test_served_row_text_equals_the_ground_truth_rows(day: date) -> None:
     model = _model(0)
     expected = json.dumps(energy_rows(model, day, NOW.timestamp()), separators=(",", ":"))
     assert energy_rows_json(model, day, NOW.timestamp()) == expected
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Pacific/Auckland", "Europe/Paris", "Etc/GMT-9"])
+def test_a_site_in_any_zone_has_its_sun_at_local_noon(zone: str) -> None:
+    """``simulate --time-zone Asia/Tokyo`` once put Tokyo's site at 37 N 100 W: its solar
+    peaked at 3 a.m. local time and an outage before dawn showed 4.6 kWh of solar."""
+    spec = default_site(0, SEED, INSTALLED, zone)
+    model = SiteModel(spec, SEED)
+    result = model.day(date(2025, 3, 20))  # an equinox: the sun is up about 12 hours
+    assert result is not None
+    solar = result.total("solar")
+    hours = (result.starts - result.starts[0]) / 3600.0
+    peak = float(np.average(hours, weights=solar))  # the day's solar centre (local hours)
+    assert 11.0 <= peak <= 14.0, (zone, peak)
+    assert solar[hours < 4.0].sum() == 0 and solar[hours >= 21.0].sum() == 0
+
+
+def test_zone_locations_come_from_the_zone_tables_or_the_standard_offset(monkeypatch) -> None:
+    from collector.sim import spec as spec_module
+
+    if any(table.exists() for table in spec_module.ZONE_TABLES):  # Debian's tzdata has them
+        lat, lon = spec_module.zone_location("Asia/Tokyo")
+        assert (round(lat), round(lon)) == (36, 140)
+    monkeypatch.setattr(spec_module, "ZONE_TABLES", ())  # an image without the tables
+    spec_module._tabled_locations.cache_clear()
+    try:
+        assert spec_module.zone_location("Asia/Tokyo") == (37.0, 135.0)
+        assert spec_module.zone_location("Pacific/Auckland") == (-35.0, 180.0)
+        assert spec_module.zone_location("America/Los_Angeles") == (34.05, -118.25)
+    finally:
+        spec_module._tabled_locations.cache_clear()
