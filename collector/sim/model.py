@@ -322,7 +322,8 @@ class SiteModel:
         wall_connector = float(result.wc[i]) * STEPS_PER_HOUR
         battery, grid = w["discharge"] - w["charge"], w["grid_in"] - w["grid_out"]
         off_grid = bool(result.off_grid[i])
-        wiggle = flicker(self.seed * 1_000_003 + int(result.starts[i]), frac)
+        bucket_key = (self.seed * 1_000_003 + self.spec.site_id) * 1_000_033 + int(result.starts[i])
+        wiggle = flicker(bucket_key, frac)
         # Who follows the wiggle: the battery when it is working (or the grid is down), as a
         # Powerwall holds the grid near 0 W; else the grid. Never past the battery's power.
         follows_battery = off_grid or battery != 0.0

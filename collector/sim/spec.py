@@ -75,8 +75,7 @@ def _degrees(parts: tuple[str | None, ...]) -> tuple[float, float]:
 
 def _offset_location(zone: str) -> tuple[float, float]:
     tz = ZoneInfo(zone)
-    year = datetime.now(UTC).year
-    offsets = [datetime(year, month, 15, tzinfo=UTC).astimezone(tz).utcoffset()
+    offsets = [datetime(2025, month, 15, tzinfo=UTC).astimezone(tz).utcoffset()
                for month in (1, 7)]
     hours = [o.total_seconds() / 3600 if o is not None else 0.0 for o in offsets]
     southern = hours[0] > hours[1]  # more offset in January: summer time then
