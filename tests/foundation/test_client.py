@@ -290,3 +290,34 @@ def test_every_answer_below_500_is_billable_and_5xx_or_429_retries_count_as_sent
     totals = client.metrics.totals()
     assert (totals["live_status"].requests, totals["live_status"].billable) == (3, 2)
     assert (totals["site_info"].requests, totals["site_info"].billable) == (1, 1)
+
+
+def test_cookies_are_parsed_only_from_answers_that_set_one(monkeypatch):
+    """httpx hands every answer to http.cookiejar (0.1 ms a request); the client skips that
+    for answers without Set-Cookie, and a cookie that is set is still kept and sent back."""
+    import http.cookiejar
+
+    from tests.support.fleet import fleet_transport, load_payload
+
+    parsed: list[str] = []
+    original = http.cookiejar.CookieJar.extract_cookies
+
+    def counting(jar, response, request):
+        parsed.append(request.get_full_url())
+        return original(jar, response, request)
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", counting)
+    live = load_payload("live_status_pypowerwall")
+    requests: list[httpx.Request] = []
+    answers = iter([httpx.Response(200, json=live, headers={"Set-Cookie": "lb=node7; Path=/"}),
+                    httpx.Response(200, json=live), httpx.Response(200, json=live)])
+    path = f"/api/1/energy_sites/{SITE}/live_status"
+    transport = fleet_transport({path: lambda request: next(answers)}, requests)
+    tokens = TokenManager(auth_url="https://auth.test/oauth2/v3/token", client_id="",
+                          access_token="access-token-abc123")
+    client = FleetClient("https://fleet.test", tokens, transport=transport,
+                         sleep=lambda _: None, jitter=lambda: 0.0)
+    for _ in range(3):
+        assert client.live_status(SITE)["timestamp"] == live["response"]["timestamp"]
+    assert len(parsed) == 1  # only the answer that set a cookie
+    assert [r.headers.get("Cookie") for r in requests] == [None, "lb=node7", "lb=node7"]
